@@ -1,0 +1,3 @@
+"""Background jobs of the Sequence marketing-automation app."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from sequence_cron.cli import main
+
+raise SystemExit(main())

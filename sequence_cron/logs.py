@@ -1,0 +1,45 @@
+"""Loguru set-up: readable text in development, one JSON object per line with LOG_FORMAT=json."""
+
+from __future__ import annotations
+
+import sys
+
+import orjson
+from loguru import logger
+
+ID_FIELDS = ("job", "tick_id", "state_id", "node_id", "campaign_id", "customer_id")
+TEXT_FORMAT = "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <7}</level> {message}"
+
+
+def configure_logging(level: str = "INFO", log_format: str = "text", stream=None) -> None:
+    """Send every record to `stream` (standard error by default) in the chosen format."""
+    stream = stream or sys.stderr
+    logger.remove()
+    if log_format == "json":
+        logger.add(lambda message: _write_json(stream, message), level=level, format="{message}")
+    else:
+        logger.add(stream, level=level, format=TEXT_FORMAT, colorize=None)
+
+
+def json_record(record: dict) -> dict:
+    """Turn a loguru record into the JSON object of one line: time, level, message and the bound fields."""
+    body = {
+        "time": record["time"].isoformat(),
+        "level": record["level"].name,
+        "message": record["message"],
+    }
+    extra = record["extra"]
+    for key in ID_FIELDS:
+        if key in extra:
+            body[key] = extra[key]
+    for key, value in extra.items():
+        if key not in body:
+            body[key] = value
+    if record["exception"] is not None:
+        body["exception"] = repr(record["exception"].value)
+    return body
+
+
+def _write_json(stream, message) -> None:
+    stream.write(orjson.dumps(json_record(message.record), default=str).decode() + "\n")
+    stream.flush()
