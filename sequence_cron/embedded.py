@@ -7,6 +7,7 @@ hand; each server keeps its files under a folder of our choosing and listens on 
 from __future__ import annotations
 
 import contextlib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def start_postgres(folder: Path, servers: EmbeddedServers) -> str:
     """Start (or reuse) a PostgreSQL server whose data lives in `folder`; return its URL."""
     import pgserver
 
+    # platformdirs warns when XDG_RUNTIME_DIR is unset, as in most containers; pgserver does not need it.
+    warnings.filterwarnings("ignore", module="platformdirs")
     folder.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(folder, cleanup_mode="stop")
     servers._handles.append(server.cleanup)

@@ -34,7 +34,8 @@ def build_email(
     `to` and `from_address` must each be one plain address such as ann@example.com, with
     surrounding whitespace ignored. The subject and from name must not contain line
     breaks or other control characters, which could inject headers, and must fit in 998
-    characters. A blank from name becomes None. The HTML body is not checked.
+    characters. The from name is stripped, and a blank one becomes None. The HTML body
+    is not checked.
 
     Raises:
         InvalidEmailError: a value is invalid. The reason names the field, and is

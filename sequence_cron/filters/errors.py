@@ -20,3 +20,29 @@ class FilterError(SequenceCronError):
         self.path = path
         self.problem = problem
         super().__init__(f"audience {audience_id}: {path or 'node'}: {problem}")
+
+
+class TreeProblem(Exception):
+    """A problem at `path` inside a tree, raised by the parser and compiler helpers.
+
+    Those helpers do not know the audience, so parse_audience and compile_filter turn this into
+    a FilterError that names it.
+    """
+
+    def __init__(self, path: str, problem: str):
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path or 'node'}: {problem}")
+
+
+def join_path(path: str, key: str | int) -> str:
+    """Return the path of field `key` (a name or a list index) inside the object or list at `path`."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def describe(value: object) -> str:
+    """Return a short repr of a value from a tree, for error messages."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -25,8 +25,9 @@ def outgoing() -> OutgoingEmail:
     )
 
 
+@pytest.fixture
 def closed_port() -> int:
-    """Return a port on 127.0.0.1 that nothing listens on, as far as the OS can tell."""
+    """A port on 127.0.0.1 that nothing listens on: the OS just gave it out and took it back."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -62,10 +63,14 @@ class SmtpHandler:
         return "250 Message accepted"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
-        if isinstance(auth_data, LoginPassword):
-            self.logins.append((auth_data.login.decode(), auth_data.password.decode()))
-            return AuthResult(success=True)
-        return AuthResult(success=False, handled=False)
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        self.logins.append((login, password))
+        if password.startswith("wrong"):
+            # Echoes the password, as a careless server might, to test that it is masked.
+            return AuthResult(success=False, handled=False, message=f"535 5.7.8 Password {password} rejected")
+        return AuthResult(success=True)
 
 
 @dataclass

@@ -1,0 +1,200 @@
+"""The sequence-cron command as a user runs it: real processes, real servers, one JSON line of output."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import aiohttp
+import orjson
+import pytest
+
+from tests.factories import fetch_state, next_states_of
+from tests.servers import free_port
+from tests.smtp_sink import SmtpSink
+
+
+def run_command(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sequence_cron", *args],
+        env={**clean_os_environment(), **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def clean_os_environment() -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "TMPDIR", "VIRTUAL_ENV")
+    return {name: os.environ[name] for name in keep if name in os.environ}
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["run"], ["migrate"], ["launch"], ["demo"]])
+def test_help_names_variables(command):
+    result = run_command(*command, "--help", env={})
+
+    assert result.returncode == 0
+    assert "DATABASE_URL" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("PORT", "abc", "PORT: 'abc' is not a whole number, for example PORT=3001"),
+        ("PORT", "70000", "PORT: 70000 is outside 1..65535"),
+        ("CAMPAIGN_CRON_SCHEDULE", "every minute", "CAMPAIGN_CRON_SCHEDULE: invalid cron expression"),
+        ("DATABASE_URL", "mysql://x", "DATABASE_URL: invalid scheme 'mysql'"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL: invalid value 'LOUD'"),
+        ("DEFAULT_TIMEZONE", "Mars/Olympus", "DEFAULT_TIMEZONE: unknown time zone 'Mars/Olympus'"),
+        ("EMAIL_PROVIDER", "pigeon", "EMAIL_PROVIDER"),
+    ],
+)
+def test_invalid_setting_stops_with_one_line(variable, value, expected, database_url):
+    result = run_command("serve", env={"DATABASE_URL": database_url, variable: value})
+
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert expected in lines[0]
+    assert "for example" in lines[0]
+
+
+def test_serve_without_database_names_variable():
+    result = run_command("serve", env={})
+
+    assert result.returncode == 2
+    assert "DATABASE_URL: missing" in result.stderr
+
+
+def test_migrate_twice(admin_url):
+    from tests.conftest import create_database, drop_database
+
+    name = f"sequence_cron_migrate_{os.getpid()}"
+    url = asyncio.run(create_database(admin_url, name))
+    try:
+        first = run_command("migrate", env={"DATABASE_URL": url})
+        second = run_command("migrate", env={"DATABASE_URL": url})
+    finally:
+        asyncio.run(drop_database(admin_url, name))
+
+    assert first.returncode == 0, first.stderr
+    assert orjson.loads(first.stdout)["applied"] == ["0001_api_tables.sql", "0002_cron_tables_and_indexes.sql"]
+    assert second.returncode == 0, second.stderr
+    assert orjson.loads(second.stdout) == {"applied": []}
+
+
+def test_run_fails_clearly_when_database_down():
+    result = run_command("run", "campaign-cron", env={"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"})
+
+    assert result.returncode == 1
+    assert "campaign-cron tick failed" in result.stderr
+    assert result.stdout == ""
+
+
+async def test_run_sends_each_email_once_over_smtp(factory, db, database_url, now):
+    tenant = await factory.tenant()
+    campaign_id = await factory.campaign(tenant)
+    template = await factory.template(tenant, subject="Welcome, {{firstName}}")
+    email_node = await factory.node(campaign_id, "Email", {"emailId": str(template)})
+    wait_node = await factory.node(campaign_id, "Wait", {"days": 3})
+    draft_campaign = await factory.campaign(tenant, isDraft=True)
+    draft_node = await factory.node(draft_campaign, "Wait", {"days": 1})
+    await factory.edge(email_node, wait_node)
+    customers = [await factory.customer(tenant, firstName=f"C{index}") for index in range(25)]
+    for customer in customers:
+        await factory.state(email_node, customer, runAt=now - timedelta(minutes=1))
+    draft_state = await factory.state(draft_node, customers[0], runAt=now - timedelta(days=1))
+    smtp = SmtpSink(free_port()).start()
+    try:
+        env = {
+            "DATABASE_URL": database_url,
+            "EMAIL_PROVIDER": "smtp",
+            "SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
+            "FROM_ADDRESS": "sender@example.com",
+            "EMAIL_BATCH_SIZE": "7",
+        }
+        result = await asyncio.to_thread(run_command, "run", "campaign-cron", "--now", now.isoformat(), env=env)
+        again = await asyncio.to_thread(run_command, "run", "campaign-cron", "--now", now.isoformat(), env=env)
+    finally:
+        smtp.stop()
+
+    assert result.returncode == 0, result.stderr
+    summary = orjson.loads(result.stdout)
+    assert summary["job"] == "campaign-cron"
+    assert summary["emails_sent"] == 25
+    assert summary["completed"] == 25
+    assert summary["duration_ms"] > 0
+    assert orjson.loads(again.stdout)["emails_sent"] == 0
+    assert len(smtp.sink.messages) == 25
+    assert sorted(smtp.sink.recipients) == sorted(await db.fetchval('SELECT array_agg(email) FROM product_users'))
+    assert {message["Subject"] for message in smtp.sink.messages} == {f"Welcome, C{index}" for index in range(25)}
+    for customer in customers:
+        [next_state] = await next_states_of(db, customer, wait_node)
+        assert next_state["runAt"] == now + timedelta(days=3)
+    assert (await fetch_state(db, draft_state))["state"] == "PENDING"
+    assert await db.fetchval('SELECT "sentCount" FROM emails WHERE id = $1', template) == 25
+
+
+async def test_run_node_timeout_prints_summary(factory, db, database_url, now):
+    result = await asyncio.to_thread(run_command, "run", "node-timeout", env={"DATABASE_URL": database_url})
+
+    assert result.returncode == 0, result.stderr
+    summary = orjson.loads(result.stdout)
+    assert summary["job"] == "node-timeout"
+    assert summary["timed_out"] == 0
+
+
+def test_run_rejects_bad_now(database_url):
+    result = run_command("run", "campaign-cron", "--now", "yesterday", env={"DATABASE_URL": database_url})
+
+    assert result.returncode == 2
+    assert "--now: invalid instant 'yesterday'" in result.stderr
+
+
+async def wait_for_health(port: int, deadline_s: float = 30) -> int:
+    deadline = time.monotonic() + deadline_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/health") as response:
+                    return response.status
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.2)
+    raise TimeoutError(f"nothing answered on port {port}")
+
+
+async def test_serve_stops_cleanly_on_sigterm(database_url, redis_url, db):
+    port = free_port()
+    env = {
+        **clean_os_environment(),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PORT": str(port),
+        "HTTP_HOST": "127.0.0.1",
+        "CAMPAIGN_CRON_SCHEDULE": "* * * * * *",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sequence_cron", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert await wait_for_health(port) == 200
+        await asyncio.sleep(1.5)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/jobs") as response:
+                jobs = await response.json()
+        process.send_signal(signal.SIGTERM)
+        returncode = await asyncio.to_thread(process.wait, 10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    stderr = process.stderr.read().decode()
+
+    assert returncode == 0, stderr
+    assert jobs["jobs"][0]["runs"] >= 1
+    assert "sequence-cron started" in stderr
+    assert "sequence-cron stopped" in stderr
