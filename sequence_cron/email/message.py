@@ -58,8 +58,8 @@ def build_email(
 def _validated_address(field: str, address: str) -> str:
     problem = check_address(address)
     if problem is not None:
-        shown = address if len(address) <= 80 else address[:77] + "..."
-        raise InvalidEmailError(f"{field}: invalid address {shown!r}, {problem}")
+        excerpt = address if len(address) <= 80 else address[:77] + "..."
+        raise InvalidEmailError(f"{field}: invalid address {excerpt!r}, {problem}")
     return address
 
 

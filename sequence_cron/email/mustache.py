@@ -1,11 +1,11 @@
 """A Mustache interpreter with limits on nesting, output size and work.
 
-chevron's tokenizer parses the template once into a tree. The tree is then rendered for
-each customer by this module instead of chevron.render, for four reasons: chevron.render
-reads partials from the file system, follows Python attributes (`{{name.upper}}`) and calls
-callables found in the data, and it can only be stopped once it has built the whole output.
-Here partials are rejected, names resolve only through mapping keys and list indexes, and
-rendering stops as soon as the output or the number of steps passes its limit.
+chevron's tokenizer parses the template once into a tree, and this module renders the tree
+for each customer. It does not use chevron.render, which reads partials from the file
+system, follows Python attributes such as `{{name.upper}}`, calls callables found in the
+data, and can check the output size only after building all of it. Here partials are
+rejected, and names resolve only through mapping keys and list indexes. Rendering stops as
+soon as the output or the number of steps passes its limit.
 """
 
 import html
@@ -75,10 +75,10 @@ def parse(template: str, *, max_depth: int) -> tuple[Node, ...]:
             path, inverted, section_children = open_sections.pop()
             open_sections[-1][2].append(Section(path, inverted, tuple(section_children)))
         elif kind == "partial":
-            raise TemplateError(f"partial tag {{{{> {key}}}}} is not supported")
+            raise TemplateError(f"partial tag {{{{> {_excerpt(key)}}}}} is not supported")
         elif kind == "no escape?":
             # chevron's kind for a `{{{` tag that is not closed by `}}}`.
-            raise TemplateError(f"unclosed triple mustache tag {{{{{{{key}")
+            raise TemplateError(f"unclosed triple mustache tag {{{{{{{_excerpt(key)}")
         # Comments and delimiter changes leave nothing to render.
     return tuple(open_sections[0][2])
 
@@ -202,6 +202,12 @@ def format_value(value: object) -> str:
 
 def _path(key: str) -> tuple[str, ...]:
     return () if key == "." else tuple(key.split("."))
+
+
+def _excerpt(key: str) -> str:
+    """Return a tag name on one line, cut to 40 characters, for an error message."""
+    key = " ".join(key.split())
+    return key if len(key) <= 40 else key[:37] + "..."
 
 
 def _one_line(text: str) -> str:

@@ -58,7 +58,7 @@ class Secret:
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    """Where and how the smtp provider connects, parsed from SMTP_URL."""
+    """SMTP server address, credentials and TLS mode, parsed from SMTP_URL."""
 
     host: str
     port: int
@@ -286,8 +286,10 @@ def _read_api_url(env: Mapping[str, str], name: str, default: str) -> str:
     if parts.query or parts.fragment:
         _fail(name, f"invalid value {_quote(value)}, expected no query or fragment", default)
     try:
-        parts.port
+        port = parts.port
     except ValueError:
+        port = 0
+    if port == 0:
         _fail(name, f"invalid value {_quote(value)}, expected a port from 1 to 65535", default)
     return value.rstrip("/")
 

@@ -19,7 +19,6 @@ from sequence_cron.engine.transitions import NextState, ZoneResolver, next_state
 from sequence_cron.services import Services
 from sequence_cron.storage import store
 
-WAITING_PAGE_SIZE = 1000
 
 
 class CampaignTick:

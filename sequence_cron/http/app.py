@@ -24,14 +24,14 @@ def json_response(body: dict, status: int = 200) -> web.Response:
 
 
 async def check_postgres(services: Services) -> str | None:
-    """Return None when PostgreSQL answers a trivial query in time, else the problem."""
+    """Return None when PostgreSQL runs a trivial query in time, else the problem."""
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
             async with services.pool.acquire() as connection:
                 await connection.fetchval("SELECT 1")
     except TimeoutError:
         return f"no answer within {CHECK_TIMEOUT_S:g} s"
-    except Exception as error:  # Any failure of the check is the answer, never a 500.
+    except Exception as error:  # Any failure is reported as the check result, never as a 500.
         return f"{type(error).__name__}: {error}"[:300]
     return None
 

@@ -18,7 +18,7 @@ from sequence_cron.jobs.lock import LockUnavailable, TickLock
 from sequence_cron.services import Services
 
 TickFunction = Callable[[Services], Awaitable[dict]]
-# Errors of an outage: logged as one line without a traceback, since the traceback says nothing new.
+# Errors of an outage: logged as one line without a traceback, since the traceback adds nothing.
 OPERATIONAL_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, RedisError)
 LOCK_MARGIN_S = 30.0
 

@@ -139,14 +139,14 @@ class RecordedRequest:
 
 @dataclass
 class FakeApi:
-    """An aiohttp server that records each request and answers with a set response."""
+    """An aiohttp server that records each request and responds with a configured response."""
 
     url: str = ""
     requests: list[RecordedRequest] = field(default_factory=list)
     status: int = 200
     body: bytes = b"{}"
     content_type: str = "application/json"
-    # While set to an unset event, the handler waits on it before answering.
+    # While this is an unset event, the handler waits for it before it responds.
     hold: asyncio.Event | None = None
 
     def respond(self, status: int, body: bytes | str, content_type: str = "application/json") -> None:

@@ -109,8 +109,8 @@ def test_from_name_control_characters_rejected(from_name):
 def test_invalid_recipient(to, problem):
     reason = build_error(to=to)
 
-    shown = to.strip() if len(to.strip()) <= 80 else to.strip()[:77] + "..."
-    assert reason == f"to: invalid address {shown!r}, {problem}"
+    excerpt = to.strip() if len(to.strip()) <= 80 else to.strip()[:77] + "..."
+    assert reason == f"to: invalid address {excerpt!r}, {problem}"
 
 
 @pytest.mark.parametrize("from_address", ["Shop <news@shop.example>", "news@shop.example\r\nX: y", "news"])

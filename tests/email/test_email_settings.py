@@ -98,7 +98,7 @@ def test_provider_invalid():
         ({"MAILGUN_API_KEY": "key-1", "MAILGUN_DOMAIN": "mg.test"}, "mailgun"),
     ],
 )
-def test_from_address_required_for_real_providers(env, provider):
+def test_from_address_required_except_log(env, provider):
     message = load_error(env)
 
     assert message == (
@@ -253,6 +253,7 @@ def test_sendgrid_key_with_whitespace():
         ("api.test", "invalid value 'api.test', expected an http:// or https:// URL"),
         ("https://api.test/?x=1", "invalid value 'https://api.test/?x=1', expected no query or fragment"),
         ("https://api.test:0x", "invalid value 'https://api.test:0x', expected a port from 1 to 65535"),
+        ("https://api.test:0", "invalid value 'https://api.test:0', expected a port from 1 to 65535"),
         ("https://user:secret@api.test", "unexpected user or password in the URL"),
     ],
 )

@@ -67,7 +67,7 @@ async def test_smtp_reconnects_after_idle_drop(smtp_server, outgoing):
     assert len(smtp_server.sessions) == 2
 
 
-async def test_smtp_retries_once_when_drop_not_yet_seen(smtp_server, outgoing):
+async def test_smtp_retries_unnoticed_drop(smtp_server, outgoing):
     async with create_provider(smtp_settings(smtp_server.port)) as provider:
         await provider.send(outgoing)
         # No await between the drop and the send, so the pooled client still looks connected
@@ -134,7 +134,7 @@ async def test_smtp_logs_in_with_decoded_credentials(smtp_server, outgoing):
     assert len(smtp_server.handler.received) == 1
 
 
-async def test_smtp_login_rejected_without_password_in_reason(smtp_server, outgoing):
+async def test_smtp_login_rejected_masks_password(smtp_server, outgoing):
     url = f"smtp://shop:wrong-secret@127.0.0.1:{smtp_server.port}"
 
     async with create_provider(smtp_settings(smtp_server.port, url=url)) as provider:

@@ -20,8 +20,10 @@ class EmailProvider(ABC):
     async def send(self, email: OutgoingEmail) -> None:
         """Hand `email` to the service and return once the service has accepted it.
 
+        `email` must come from build_email, which validates the header values.
+
         Raises:
-            DeliveryError: the service rejected the message, failed or did not answer in time.
+            DeliveryError: the service rejected the message, failed or did not respond in time.
         """
 
     async def close(self) -> None:

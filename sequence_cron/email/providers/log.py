@@ -8,7 +8,7 @@ from sequence_cron.email.settings import EmailSettings
 
 
 class LogProvider(EmailProvider):
-    """Writes one info line per message to the log and never fails."""
+    """Writes one info line per message to the log instead of sending it."""
 
     name = "log"
 

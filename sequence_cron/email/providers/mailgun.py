@@ -33,7 +33,7 @@ class MailgunProvider(HttpApiProvider):
         await self.post(self._url, headers=self._headers, data=messages_form(email))
 
     def error_message(self, body: object) -> str | None:
-        # Mailgun answers errors with {"message": ...}.
+        # Mailgun returns errors as {"message": ...}.
         if isinstance(body, dict) and isinstance(body.get("message"), str):
             return body["message"]
         return None

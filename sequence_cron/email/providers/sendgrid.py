@@ -28,7 +28,7 @@ class SendGridProvider(HttpApiProvider):
         await self.post(self._url, headers=self._headers, data=orjson.dumps(mail_send_body(email)))
 
     def error_message(self, body: object) -> str | None:
-        # SendGrid answers errors with {"errors": [{"message": ..., "field": ...}, ...]}.
+        # SendGrid returns errors as {"errors": [{"message": ..., "field": ...}, ...]}.
         if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
             return None
         messages = [error.get("message") for error in body["errors"] if isinstance(error, dict)]

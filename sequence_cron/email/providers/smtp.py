@@ -45,8 +45,8 @@ class SmtpProvider(EmailProvider):
                 raise self._rejection(error.code, error.message) from error
             except aiosmtplib.SMTPRecipientsRefused as error:
                 reusable = client.is_connected
-                refused = error.recipients[0]
-                raise self._rejection(refused.code, refused.message) from error
+                recipient_error = error.recipients[0]
+                raise self._rejection(recipient_error.code, recipient_error.message) from error
             except aiosmtplib.SMTPTimeoutError as error:
                 raise DeliveryError(f"timed out after {self._timeout_seconds:g}s", temporary=True) from error
             except aiosmtplib.SMTPNotSupported as error:
@@ -80,6 +80,8 @@ class SmtpProvider(EmailProvider):
             username=server.username,
             password=server.password.reveal() if server.password is not None else None,
             timeout=self._timeout_seconds,
+            # NOTE: no test covers implicit TLS (smtps://) or a STARTTLS upgrade, because
+            # the test server runs without TLS.
             use_tls=server.implicit_tls,
             # None upgrades with STARTTLS only when the server offers it.
             start_tls=False if server.implicit_tls else None,
