@@ -48,6 +48,8 @@ class SmtpHandler:
     rejected_recipients: dict[str, str] = field(default_factory=dict)
     data_reply: str | None = None
     logins: list[tuple[str, str]] = field(default_factory=list)
+    # While this is an unset event, the DATA reply waits for it.
+    hold_data: asyncio.Event | None = None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.rejected_recipients:
@@ -56,6 +58,8 @@ class SmtpHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.hold_data is not None:
+            await self.hold_data.wait()
         if self.data_reply is not None:
             return self.data_reply
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -105,6 +109,8 @@ async def smtp_server():
     server = await asyncio.get_running_loop().create_server(new_session, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     yield SmtpServer("127.0.0.1", port, handler, sessions)
+    if handler.hold_data is not None:
+        handler.hold_data.set()
     server.close()
     for session in sessions:
         if session.transport is not None:

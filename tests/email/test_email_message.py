@@ -100,6 +100,7 @@ def test_from_name_control_characters_rejected(from_name):
         ("ann@", "not a single plain address"),
         ("@example.com", "not a single plain address"),
         ("ann@@example.com", "not a single plain address"),
+        ("0@[", "not a single plain address"),
         ("a..b@example.com", "not a single plain address"),
         ("ann@exa mple.com", "not a single plain address"),
         ("x" * 65 + "@example.com", "local part longer than 64 characters"),

@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sequence_cron.email.settings import EmailSettings, Secret, SmtpSettings, load_email_settings
 from sequence_cron.exceptions import ConfigError
@@ -441,3 +443,42 @@ def test_describe_smtp_has_no_user():
     assert "login-name" not in description
     assert "pw" not in description
     assert '"tls": "starttls when offered"' in description
+
+
+VARIABLES = [
+    "EMAIL_PROVIDER",
+    "SMTP_URL",
+    "FROM_ADDRESS",
+    "SENDGRID_API_KEY",
+    "SENDGRID_API_URL",
+    "MAILGUN_API_KEY",
+    "MAILGUN_DOMAIN",
+    "MAILGUN_API_URL",
+    "EMAIL_SEND_TIMEOUT_SECONDS",
+    "EMAIL_CONCURRENCY",
+]
+
+
+@given(st.dictionaries(st.sampled_from(VARIABLES), st.text(max_size=40)))
+def test_fuzz_env_only_config_error(env):
+    try:
+        settings = load_email_settings(env)
+    except ConfigError as error:
+        assert "\n" not in str(error)
+        assert str(error).split(":")[0] in VARIABLES
+        return
+    assert settings.provider in ("log", "smtp", "sendgrid", "mailgun")
+
+
+@given(
+    scheme=st.sampled_from(["smtp", "smtps", "http", ""]),
+    password=st.text(alphabet="ABCDEFGH@:/?#%", min_size=4, max_size=12).map(lambda text: "Zq" + text),
+    rest=st.sampled_from(["mail.test", "mail.test:25", "mail test", "mail.test:0", "", "mail.test/x"]),
+)
+def test_fuzz_smtp_url_never_shows_password(scheme, password, rest):
+    url = f"{scheme}://user:{password}@{rest}"
+    try:
+        load_email_settings({"SMTP_URL": url, "FROM_ADDRESS": "news@shop.example"})
+    except ConfigError as error:
+        assert password not in str(error)
+        assert password[2:] not in str(error)

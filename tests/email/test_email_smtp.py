@@ -67,16 +67,28 @@ async def test_smtp_reconnects_after_idle_drop(smtp_server, outgoing):
     assert len(smtp_server.sessions) == 2
 
 
-async def test_smtp_retries_unnoticed_drop(smtp_server, outgoing):
+async def test_smtp_replaces_dropped_idle_connection(smtp_server, outgoing, monkeypatch):
+    monkeypatch.setattr(SmtpProvider, "IDLE_CHECK_SECONDS", 0.0)
     async with create_provider(smtp_settings(smtp_server.port)) as provider:
         await provider.send(outgoing)
-        # No await between the drop and the send, so the pooled client still looks connected
-        # and the first command on it fails.
         smtp_server.drop_connections()
         await provider.send(outgoing)
 
     assert len(smtp_server.handler.received) == 2
     assert len(smtp_server.sessions) == 2
+
+
+async def test_smtp_never_resends_after_drop(smtp_server, outgoing):
+    async with create_provider(smtp_settings(smtp_server.port)) as provider:
+        await provider.send(outgoing)
+        # No await between the drop and the send, and the connection was used a moment ago, so
+        # the pooled client still looks connected and the send fails instead of trying again.
+        smtp_server.drop_connections()
+        with pytest.raises(DeliveryError) as caught:
+            await provider.send(outgoing)
+
+    assert caught.value.temporary is True
+    assert len(smtp_server.handler.received) == 1
 
 
 async def test_smtp_recipient_rejected(smtp_server, outgoing):
@@ -122,6 +134,21 @@ async def test_smtp_silent_server_times_out(silent_server, outgoing):
 
     assert caught.value.reason == "timed out after 0.2s"
     assert caught.value.temporary is True
+
+
+async def test_smtp_slow_reply_times_out(smtp_server, outgoing):
+    smtp_server.handler.hold_data = asyncio.Event()
+
+    async with create_provider(smtp_settings(smtp_server.port, timeout=0.3)) as provider:
+        with pytest.raises(DeliveryError) as caught:
+            await provider.send(outgoing)
+        smtp_server.handler.hold_data.set()
+        await provider.send(outgoing)
+
+    assert caught.value.reason == "timed out after 0.3s"
+    assert caught.value.temporary is True
+    # The timed-out connection is closed, so the next send opens a new one.
+    assert len(smtp_server.sessions) == 2
 
 
 async def test_smtp_logs_in_with_decoded_credentials(smtp_server, outgoing):

@@ -1,6 +1,7 @@
 """The SMTP provider: aiosmtplib over a small pool of reusable connections."""
 
 import asyncio
+import time
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -15,12 +16,16 @@ from sequence_cron.email.settings import EmailSettings, SmtpSettings
 class SmtpProvider(EmailProvider):
     """Sends over SMTP, keeping up to `concurrency` connections open between sends.
 
-    Connections are opened on demand, and at most `concurrency` sends run at once. A send
-    that finds its pooled connection dropped by the server reconnects once and tries again.
-    Each SMTP command, and the connection itself, times out after `send_timeout_seconds`.
+    Connections are opened on demand, and at most `concurrency` sends run at once. A pooled
+    connection idle for more than IDLE_CHECK_SECONDS is checked with NOOP and replaced when the
+    server has dropped it. A message is never sent a second time after a failure, because a
+    connection lost after DATA leaves unknown whether the server accepted it.
+    Each send, reconnect included, times out after `send_timeout_seconds`, and so does each
+    SMTP command within it. A connection whose send timed out or was cancelled is closed.
     """
 
     name = "smtp"
+    IDLE_CHECK_SECONDS = 2.0
 
     def __init__(self, settings: EmailSettings):
         if settings.smtp is None:
@@ -28,16 +33,19 @@ class SmtpProvider(EmailProvider):
         self._server: SmtpSettings = settings.smtp
         self._timeout_seconds = settings.send_timeout_seconds
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._idle: list[aiosmtplib.SMTP] = []
+        # Idle connections with the monotonic time they were last used.
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self._closed = False
 
     async def send(self, email: OutgoingEmail) -> None:
         message = build_mime_message(email)
         async with self._slots:
-            client = self._idle.pop() if self._idle else self._new_client()
+            client, last_used = self._idle.pop() if self._idle else (self._new_client(), 0.0)
             reusable = False
             try:
-                await self._send_with_reconnect(client, message)
+                async with asyncio.timeout(self._timeout_seconds):
+                    await self._ensure_connected(client, last_used)
+                    await client.send_message(message)
                 reusable = True
             except aiosmtplib.SMTPResponseException as error:
                 # aiosmtplib sends RSET after an error reply, so a connected client is clean.
@@ -47,7 +55,8 @@ class SmtpProvider(EmailProvider):
                 reusable = client.is_connected
                 recipient_error = error.recipients[0]
                 raise self._rejection(recipient_error.code, recipient_error.message) from error
-            except aiosmtplib.SMTPTimeoutError as error:
+            except TimeoutError as error:
+                # Both the deadline above and aiosmtplib's SMTPTimeoutError land here.
                 raise DeliveryError(f"timed out after {self._timeout_seconds:g}s", temporary=True) from error
             except aiosmtplib.SMTPNotSupported as error:
                 reusable = client.is_connected
@@ -66,7 +75,7 @@ class SmtpProvider(EmailProvider):
         """Send QUIT on every idle connection. Connections in use close when their send ends."""
         self._closed = True
         idle, self._idle = self._idle, []
-        for client in idle:
+        for client, _ in idle:
             try:
                 await client.quit()
             except (aiosmtplib.SMTPException, OSError):
@@ -87,28 +96,21 @@ class SmtpProvider(EmailProvider):
             start_tls=False if server.implicit_tls else None,
         )
 
-    async def _send_with_reconnect(self, client: aiosmtplib.SMTP, message: EmailMessage) -> None:
+    async def _ensure_connected(self, client: aiosmtplib.SMTP, last_used: float) -> None:
+        """Connect a new client, and replace a pooled one that the server closed while it was idle."""
+        if client.is_connected and time.monotonic() - last_used > self.IDLE_CHECK_SECONDS:
+            try:
+                await client.noop()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
         if not client.is_connected:
             await client.connect()
-            await client.send_message(message)
-            return
-
-        try:
-            await client.send_message(message)
-        except aiosmtplib.SMTPServerDisconnected:
-            # The server closed the pooled connection while it was idle.
-            # NOTE: if the connection dropped after the server had accepted the data but
-            # before its reply arrived, this second try delivers the message twice.
-            client.close()
-            await client.connect()
-            await client.send_message(message)
 
     def _check_in(self, client: aiosmtplib.SMTP, reusable: bool) -> None:
         if reusable and not self._closed and client.is_connected:
-            self._idle.append(client)
+            self._idle.append((client, time.monotonic()))
         else:
             client.close()
-
 
     def _rejection(self, code: int, message: str) -> DeliveryError:
         # 4xx replies are transient failures in SMTP (RFC 5321, section 4.2.1).
