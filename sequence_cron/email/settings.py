@@ -214,7 +214,9 @@ def _read_provider(env: Mapping[str, str]) -> str:
     if value is None:
         if _read(env, "SENDGRID_API_KEY"):
             return "sendgrid"
-        if _read(env, "MAILGUN_API_KEY") and _read(env, "MAILGUN_DOMAIN"):
+        if _read(env, "MAILGUN_API_KEY"):
+            # A key without a domain is a half-done Mailgun set-up: the domain check fails loudly
+            # rather than letting the service fall back to the log provider unnoticed.
             return "mailgun"
         if _read(env, "SMTP_URL"):
             return "smtp"

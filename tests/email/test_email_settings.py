@@ -40,7 +40,6 @@ def test_blank_values_count_as_unset():
         ({}, "log"),
         ({"SMTP_URL": "smtp://mail.test"}, "smtp"),
         ({"MAILGUN_API_KEY": "key-1", "MAILGUN_DOMAIN": "mg.test"}, "mailgun"),
-        ({"MAILGUN_API_KEY": "key-1"}, "log"),
         ({"MAILGUN_DOMAIN": "mg.test", "SMTP_URL": "smtp://mail.test"}, "smtp"),
         ({"SENDGRID_API_KEY": "SG.1"}, "sendgrid"),
         (
@@ -482,3 +481,11 @@ def test_fuzz_smtp_url_never_shows_password(scheme, password, rest):
     except ConfigError as error:
         assert password not in str(error)
         assert password[2:] not in str(error)
+
+
+def test_mailgun_key_without_domain_is_rejected():
+    with pytest.raises(ConfigError) as caught:
+        load_email_settings({"MAILGUN_API_KEY": "key-1"})
+
+    assert str(caught.value).startswith("MAILGUN_DOMAIN: missing")
+    assert "key-1" not in str(caught.value)
