@@ -485,7 +485,7 @@ def test_fuzz_smtp_url_never_shows_password(scheme, password, rest):
 
 def test_mailgun_key_without_domain_is_rejected():
     with pytest.raises(ConfigError) as caught:
-        load_email_settings({"MAILGUN_API_KEY": "key-1"})
+        load_email_settings({"MAILGUN_API_KEY": "key-1", "FROM_ADDRESS": "noreply@example.com"})
 
     assert str(caught.value).startswith("MAILGUN_DOMAIN: missing")
     assert "key-1" not in str(caught.value)
