@@ -30,6 +30,7 @@ EMAIL_VARIABLES = """\
 email: EMAIL_PROVIDER (log, smtp, sendgrid, mailgun), FROM_ADDRESS, SMTP_URL, SENDGRID_API_KEY,
   SENDGRID_API_URL, MAILGUN_API_KEY, MAILGUN_DOMAIN, MAILGUN_API_URL, EMAIL_CONCURRENCY (20),
   EMAIL_SEND_TIMEOUT_SECONDS (10)"""
+MIGRATION_VARIABLES = "migrations: MIGRATIONS_DIR (the migrations/ folder of the source tree)"
 SERVICE_VARIABLES = """\
 service: PORT (3001), HTTP_HOST (0.0.0.0), NODE_ENV (development), CAMPAIGN_CRON_SCHEDULE and
   NODE_TIMEOUT_CRON_SCHEDULE (cron expressions, '* * * * *'; a sixth leading field is seconds),
@@ -61,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = command(
         "serve",
-        "Run the campaign cron and node timeout jobs on their schedules and serve /health and /jobs on PORT.",
-        DATABASE_VARIABLES, REDIS_VARIABLES, SERVICE_VARIABLES, JOB_VARIABLES, EMAIL_VARIABLES,
+        "Run the campaign cron and node timeout jobs on their schedules and serve /health, /jobs and /metrics "
+        "on PORT.",
+        DATABASE_VARIABLES, REDIS_VARIABLES, SERVICE_VARIABLES, JOB_VARIABLES, EMAIL_VARIABLES, MIGRATION_VARIABLES,
     )
     serve.add_argument("--migrate", action="store_true", help="apply pending migrations before serving")
     serve.add_argument("--reload", action="store_true", help="restart when a source file changes (development)")
@@ -78,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     command(
         "migrate",
         "Create the tables this service needs where they are missing, and add its own indexes and tables.",
-        DATABASE_VARIABLES,
+        DATABASE_VARIABLES, MIGRATION_VARIABLES,
     )
 
     launch = command(
@@ -145,8 +147,8 @@ def command_serve(settings: Settings, args) -> int:
     from sequence_cron.service import serve
 
     async def migrate_then_serve() -> int:
-        if args.migrate:
-            await command_migrate(settings)
+        if args.migrate and await command_migrate(settings) != 0:
+            return 1
         return await serve(settings)
 
     return asyncio.run(migrate_then_serve())
@@ -186,20 +188,41 @@ async def command_migrate(settings: Settings) -> int:
 
 
 async def command_launch(settings: Settings, campaign_id: str, clock: Clock) -> int:
-    from sequence_cron.engine.launch import launch_campaign
+    from sequence_cron.engine.launch import CampaignNotFoundError, launch_campaign
     from sequence_cron.engine.timing import load_zone
+    from sequence_cron.filters import FilterError
     from sequence_cron.storage.pool import create_pool
 
     try:
         parsed = uuid.UUID(campaign_id)
     except ValueError:
-        raise ConfigError(f"CAMPAIGN_ID: {campaign_id!r} is not a UUID") from None
-    pool = await create_pool(require_database(settings))
+        raise ConfigError(f"CAMPAIGN_ID: {campaign_id!r} is not a UUID, for example 3f6c2a9e-8d1b-4c55-9a7e-2b1f0c4d5e6a") from None
+    database = require_database(settings)
     try:
-        result = await launch_campaign(pool, parsed, clock.now(), load_zone(settings.default_timezone))
+        pool = await create_pool(database)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        print(f"sequence-cron: cannot connect to {database.display}: {error}", file=sys.stderr)
+        return 1
+    try:
+        entries = await launch_campaign(pool, parsed, clock.now(), load_zone(settings.default_timezone))
+    except (CampaignNotFoundError, FilterError) as error:
+        print(f"sequence-cron: launch failed, nothing was changed: {error}", file=sys.stderr)
+        return 1
     finally:
         await pool.close()
-    print(orjson.dumps(result, default=str).decode())
+    result = {
+        "campaign_id": str(parsed),
+        "entry_nodes": [
+            {
+                "node_id": str(node_id),
+                "audience_id": None if entry.audience_id is None else str(entry.audience_id),
+                "enrolled": entry.enrolled,
+                "skipped_reason": entry.skipped_reason,
+            }
+            for node_id, entry in entries.items()
+        ],
+    }
+    print(orjson.dumps(result).decode())
     return 0
 
 

@@ -14,6 +14,8 @@ import aiohttp
 import orjson
 import pytest
 
+from sequence_cron.storage.migrate import migrations_folder
+
 from tests.factories import fetch_state, next_states_of
 from tests.servers import free_port
 from tests.smtp_sink import SmtpSink
@@ -83,7 +85,7 @@ def test_migrate_twice(admin_url):
         asyncio.run(drop_database(admin_url, name))
 
     assert first.returncode == 0, first.stderr
-    assert orjson.loads(first.stdout)["applied"] == ["0001_api_tables.sql", "0002_cron_tables_and_indexes.sql"]
+    assert orjson.loads(first.stdout)["applied"] == [path.name for path in sorted(migrations_folder().glob("*.sql"))]
     assert second.returncode == 0, second.stderr
     assert orjson.loads(second.stdout) == {"applied": []}
 
@@ -198,3 +200,43 @@ async def test_serve_stops_cleanly_on_sigterm(database_url, redis_url, db):
     assert jobs["jobs"][0]["runs"] >= 1
     assert "sequence-cron started" in stderr
     assert "sequence-cron stopped" in stderr
+
+
+async def test_launch_enrolls_once(factory, db, database_url, now):
+    tenant = await factory.tenant()
+    for _ in range(3):
+        await factory.customer(tenant)
+    everyone = await factory.audience(tenant, {"nodeKind": "Condition", "conditionKind": "AND", "children": []})
+    campaign_id = await factory.campaign(tenant, state="PENDING", isDraft=True)
+    trigger = await factory.node(campaign_id, "Trigger", {"audienceId": str(everyone)})
+    wait = await factory.node(campaign_id, "Wait", {"days": 1})
+    await factory.edge(trigger, wait)
+    env = {"DATABASE_URL": database_url}
+
+    first = await asyncio.to_thread(run_command, "launch", str(campaign_id), env=env)
+    second = await asyncio.to_thread(run_command, "launch", str(campaign_id), env=env)
+
+    assert first.returncode == 0, first.stderr
+    [entry] = orjson.loads(first.stdout)["entry_nodes"]
+    assert entry["node_id"] == str(trigger)
+    assert entry["enrolled"] == 3
+    assert orjson.loads(second.stdout)["entry_nodes"][0]["enrolled"] == 0
+    campaign = await db.fetchrow("SELECT state, \"isDraft\" FROM campaigns WHERE id = $1", campaign_id)
+    assert campaign["state"] == "RUNNING"
+    assert campaign["isDraft"] is False
+    assert await db.fetchval('SELECT count(*) FROM campaign_node_states WHERE "campaignNodeId" = $1', wait) == 3
+
+
+def test_launch_missing_campaign_fails_clearly(database_url):
+    result = run_command("launch", "00000000-0000-0000-0000-000000000001", env={"DATABASE_URL": database_url})
+
+    assert result.returncode == 1
+    assert "launch failed, nothing was changed" in result.stderr
+    assert "00000000-0000-0000-0000-000000000001" in result.stderr
+
+
+def test_launch_rejects_bad_id(database_url):
+    result = run_command("launch", "campaign-7", env={"DATABASE_URL": database_url})
+
+    assert result.returncode == 2
+    assert "CAMPAIGN_ID: 'campaign-7' is not a UUID" in result.stderr

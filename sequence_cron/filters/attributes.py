@@ -1,9 +1,10 @@
 """SQL expressions that read one attribute of a customer or an event as text, number or timestamp.
 
-Customer data is whatever tenants sent, so no expression here may raise: every cast of that
-data sits in the THEN branch of a CASE whose condition proves the cast succeeds. PostgreSQL
-evaluates a THEN branch only when its condition holds, apart from folding constants at plan
-time, and these operands are column data, never constants.
+Customer data is whatever tenants sent, so no expression here may raise. Every cast of that
+data sits in the THEN branch of a CASE whose condition proves that the cast succeeds.
+PostgreSQL evaluates a THEN branch only when its condition is true, except that it may fold
+constant subexpressions at plan time (PostgreSQL documentation, "Expression Evaluation
+Rules"). These operands are column data, never constants.
 
 Attribute names reach SQL only through CUSTOMER_COLUMNS, whose quoted names are written below,
 or as bind parameters that the caller passes in.
@@ -48,10 +49,11 @@ CUSTOMER_COLUMNS: dict[str, str] = {
 NUMBER_PATTERN = "^ *[-+]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]{1,3})? *$"
 MAX_NUMBER_CHARS = 200
 
-# ISO 8601 dates and date-times. The patterns fix the shape, and is_date() (a SQL function
-# that returns whether `::date` succeeds) rejects impossible values such as 2021-02-30 or an
-# offset of +15:99. A value with an offset is read at that offset, one without at UTC, so
-# the result never depends on the session's TimeZone or DateStyle.
+# ISO 8601 dates and date-times. The patterns fix the shape, and is_date(), the API's SQL
+# function that returns whether `::date` succeeds (migration 0001 creates it where missing),
+# rejects impossible values such as 2021-02-30 or an offset of +15:99. A value with an offset
+# is read at that offset and one without at UTC, so the result never depends on the
+# session's TimeZone or DateStyle.
 _DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _TIME = "[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?"
 LOCAL_TIMESTAMP_PATTERN = f"^{_DATE}([T ]{_TIME})?$"
@@ -97,8 +99,8 @@ def column_attribute(name: str, alias: str = "p") -> AttributeSql:
 def json_attribute(document: str, key_parameter: str) -> AttributeSql:
     """Return the expressions for the key bound to `key_parameter` in the jsonb expression `document`.
 
-    Strings, numbers and booleans compare as their JSON text, and objects and lists as their
-    JSON text too. Numbers may be JSON numbers or numeric strings.
+    As text, a JSON string reads as its value and any other JSON value as its JSON text, so 42
+    reads "42" and true reads "true". As a number, both JSON numbers and numeric strings count.
     """
     value = f"({document} -> {key_parameter})"
     text = f"({document} ->> {key_parameter})"

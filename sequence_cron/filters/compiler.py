@@ -103,7 +103,7 @@ class _Compiler:
         return "EXISTS (" + " AND ".join(conditions) + ")"
 
     def compare(self, attribute: AttributeSql, comparison: Comparison, path: str) -> str:
-        """Return the SQL of one comparison; Comparison describes the forms of `expected`."""
+        """Return the SQL of one comparison. The Comparison docstring lists the forms of `expected`."""
         kind, operator, expected = comparison.kind, comparison.operator, comparison.expected
 
         if kind == "IsTimestamp":
@@ -147,7 +147,8 @@ class _Compiler:
         try:
             return reference + timedelta(days=value.days)
         except OverflowError:
-            raise TreeProblem(path, f"{value.days} days from {reference.isoformat()} is outside the years 1 to 9999") from None
+            problem = f"{value.days} days from {reference.isoformat()} is outside the years 1 to 9999"
+            raise TreeProblem(path, problem) from None
 
 
 def _ordered(operand: str, kind: str) -> str:

@@ -8,7 +8,7 @@ from sequence_cron.exceptions import SequenceCronError
 
 
 class FilterError(SequenceCronError):
-    """An audience's filter tree is invalid, too large or uses a filter kind this service lacks.
+    """An audience's filter tree is invalid, too large or uses a filter kind that this service does not support.
 
     The message names the audience and the path of the offending field inside the tree, for
     example `audience 3f6c...: children[1].comparator.operator: unknown operator 'equals'`.

@@ -11,14 +11,14 @@ import asyncpg
 from sequence_cron.filters.compiler import compile_filter
 from sequence_cron.filters.parse import parse_audience
 
-# $1 tenant, $2 candidate customer ids; the filter's own parameters start at $3.
+# $1 is the tenant and $2 the candidate customer ids. The filter's own parameters start at $3.
 MATCHING_CUSTOMERS_SQL = """
 SELECT p.id
 FROM product_users p
 WHERE p."userId" = $1::uuid
   AND p."deletedAt" IS NULL
   AND p.id = ANY($2::uuid[])
-  AND {predicate}
+  AND ({predicate})
 """
 MATCHING_CUSTOMERS_FIRST_PARAMETER = 3
 

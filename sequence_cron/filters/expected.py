@@ -24,13 +24,14 @@ NUMBER_PATTERN = re.compile(r" *[-+]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-
 MAX_NUMBER_DIGITS = 1000
 MAX_NUMBER_EXPONENT = 1000
 
-# About 270 years either way, so `now` plus the offset stays inside the years 1 to 9999.
+# About 274 years either way. For any `now` between the years 275 and 9725 the resolved date
+# stays inside the years 1 to 9999, and compile_filter raises FilterError for the rest.
 MAX_RELATIVE_DAYS = 100_000
 NOW_REFERENCE = "$now"
 
 
 def parse_expected(kind: str, operator: str, raw: object, path: str) -> Expected:
-    """Return `raw` normalized for a comparison of `kind` with `operator`; raise TreeProblem when invalid.
+    """Return `raw` normalized for a comparison of `kind` with `operator`, or raise TreeProblem.
 
     For IsTimestamp, an absent or null value means true. For every other kind, eq and ne with
     null or "" return None, which the compiler reads as a test for a missing or present value.
@@ -68,7 +69,7 @@ def parse_scalar(kind: str, raw: object, path: str) -> Scalar:
 
 
 def parse_string(raw: object, path: str) -> str:
-    """Return the text a String comparison compares to; JSON numbers and booleans become their JSON text."""
+    """Return the text a String comparison compares to. JSON numbers and booleans become their JSON text."""
     if isinstance(raw, bool):
         return "true" if raw else "false"
     if isinstance(raw, int):
@@ -127,11 +128,12 @@ def parse_date(raw: object, path: str) -> DateValue:
         )
     if date_kind is None:
         raise TreeProblem(join_path(path, "dateKind"), "missing")
-    raise TreeProblem(join_path(path, "dateKind"), f"unknown date kind {describe(date_kind)}, expected ABSOLUTE or RELATIVE")
+    problem = f"unknown date kind {describe(date_kind)}, expected ABSOLUTE or RELATIVE"
+    raise TreeProblem(join_path(path, "dateKind"), problem)
 
 
 def parse_instant(raw: object, path: str) -> datetime:
-    """Parse an ISO 8601 date or date-time; one without a UTC offset is read as UTC."""
+    """Parse an ISO 8601 date or date-time. One without a UTC offset is read as UTC."""
     if raw is None:
         raise TreeProblem(path, "missing")
     if not isinstance(raw, str):
@@ -155,7 +157,8 @@ def parse_days(raw: object, path: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise TreeProblem(path, f"expected a number of days, got {type_name(raw)}")
     if not math.isfinite(raw) or abs(raw) > MAX_RELATIVE_DAYS:
-        raise TreeProblem(path, f"{describe(raw)} is not a number of days from -{MAX_RELATIVE_DAYS} to {MAX_RELATIVE_DAYS}")
+        problem = f"{describe(raw)} is not a number of days from -{MAX_RELATIVE_DAYS} to {MAX_RELATIVE_DAYS}"
+        raise TreeProblem(path, problem)
     return float(raw)
 
 

@@ -28,12 +28,12 @@ from sequence_cron.filters.tree import (
 )
 
 # The API stores the tree as a JSON string inside the json column, so the column's text is a
-# JSON string that holds the JSON object: two layers of text at most.
+# JSON string that contains the JSON object. That makes two layers of text at most.
 MAX_TEXT_LAYERS = 2
 
 
 def parse_audience(audience_id: uuid.UUID | str | None, node: object) -> FilterTree:
-    """Parse `node`: a dict, or JSON text of the object, or JSON text of a string that holds it.
+    """Parse `node`, which is a dict, JSON text of the object or JSON text of a string that contains it.
 
     Raises FilterError for invalid JSON, an unknown kind or operator, a missing field, a value
     of the wrong type, an Email or Page filter (not supported), and a tree deeper than
@@ -87,7 +87,8 @@ class _TreeParser:
             return _parse_filter(json, path)
         if node_kind is MISSING:
             raise TreeProblem(join_path(path, "nodeKind"), "missing")
-        raise TreeProblem(join_path(path, "nodeKind"), f"unknown node kind {describe(node_kind)}, expected Condition or Filter")
+        problem = f"unknown node kind {describe(node_kind)}, expected Condition or Filter"
+        raise TreeProblem(join_path(path, "nodeKind"), problem)
 
     def parse_condition(self, json: dict, path: str, depth: int) -> Condition:
         kind = _choice(json, "conditionKind", path, CONDITION_KINDS, "condition kind")

@@ -1,8 +1,8 @@
 """Typed, frozen filter trees: the parsed form of an audience's `node`.
 
-Every node keeps the path of its JSON object inside the tree (such as `children[1]`), so that
-the compiler can name the place of a problem it finds late, such as a relative date that
-falls outside the supported calendar for the given `now`.
+Every node keeps the path of its JSON object inside the tree, such as `children[1]`. The
+compiler uses it to name the place of a problem that only shows with a given `now`, such as
+a RELATIVE date past the year 9999.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class RelativeDate:
 
 DateValue = AbsoluteDate | RelativeDate
 
-# The normalized `expected` of a comparison: None (only with eq and ne) asks whether the
+# The normalized `expected` of a comparison. None (only with eq and ne) tests whether the
 # attribute is missing or present, and a pair is the inclusive range of `between`.
 Scalar = str | Decimal | DateValue
 Expected = Scalar | tuple[Scalar, Scalar] | bool | None
