@@ -18,5 +18,15 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
+# Needs the PostgreSQL on 127.0.0.1:5432 (user postgres, trust); pass options with BENCH_ARGS='--large'.
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# hadolint comes with the test extra; docker-compose is Debian's package (apt-get install docker-compose).
+lint-docker: $(VENV)/.installed
+	$(BIN)/hadolint Dockerfile
+	docker-compose -f compose.yaml config --quiet
+	docker-compose -f compose.yaml -f compose.dev.yaml config --quiet
+
 clean:
 	rm -rf $(VENV) .demo-data .pytest_cache .hypothesis

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 
 import orjson
 from loguru import logger
@@ -22,7 +23,11 @@ def configure_logging(level: str = "INFO", log_format: str = "text", stream=None
 
 
 def json_record(record: dict) -> dict:
-    """Turn a loguru record into the JSON object of one line: time, level, message and the bound fields."""
+    """Turn a loguru record into the JSON object of one line: time, level, message and the extra fields.
+
+    `record["extra"]` contains both the fields bound with `logger.bind` and those set with
+    `logger.contextualize` (such as `tick_id`), so every one of them is written.
+    """
     body = {
         "time": record["time"].isoformat(),
         "level": record["level"].name,
@@ -35,8 +40,10 @@ def json_record(record: dict) -> dict:
     for key, value in extra.items():
         if key not in body:
             body[key] = value
-    if record["exception"] is not None:
-        body["exception"] = repr(record["exception"].value)
+    exception = record["exception"]
+    if exception is not None and exception.value is not None:
+        body["exception"] = repr(exception.value)
+        body["traceback"] = "".join(traceback.format_exception(exception.type, exception.value, exception.traceback))
     return body
 
 

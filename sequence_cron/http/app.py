@@ -1,4 +1,4 @@
-"""The HTTP port: GET /health for probes, GET /jobs for operators."""
+"""The HTTP port: GET /health for probes, GET /jobs for operators, GET /metrics for Prometheus."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import asyncio
 import orjson
 from aiohttp import web
 from loguru import logger
+from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
+from sequence_cron.http.metrics import Metrics
 from sequence_cron.jobs.runner import Job
 from sequence_cron.services import Services
 
@@ -100,6 +102,14 @@ async def jobs(request: web.Request) -> web.Response:
     )
 
 
+METRICS = web.AppKey("metrics", Metrics)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = await request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 @web.middleware
 async def reject_large_bodies(request: web.Request, handler):
     """Reject a declared body over the limit before any handler runs; handlers here never read bodies."""
@@ -109,10 +119,15 @@ async def reject_large_bodies(request: web.Request, handler):
 
 
 def create_app(services: Services, jobs_list: list[Job]) -> web.Application:
+    """Build the application; it also becomes the metrics recorder of every job in `jobs_list`."""
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[reject_large_bodies])
     app[SERVICES] = services
     app[JOBS] = jobs_list
     app[HEALTH_LOG] = HealthLog()
+    app[METRICS] = Metrics(services, [job.name for job in jobs_list])
+    for job in jobs_list:
+        job.recorder = app[METRICS]
     app.router.add_get("/health", health)
     app.router.add_get("/jobs", jobs)
+    app.router.add_get("/metrics", metrics)
     return app

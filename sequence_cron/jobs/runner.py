@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Protocol
 
 import aiocron
 import asyncpg
@@ -20,7 +22,15 @@ from sequence_cron.services import Services
 TickFunction = Callable[[Services], Awaitable[dict]]
 # Errors of an outage: logged as one line without a traceback, since the traceback adds nothing.
 OPERATIONAL_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, RedisError)
-LOCK_MARGIN_S = 30.0
+# A tick lock held by a replica that died expires after this long; a live holder renews it.
+LOCK_TTL_S = 15.0
+
+
+class TickRecorder(Protocol):
+    """Receiver of each tick's outcome, implemented by the HTTP app's Prometheus metrics."""
+
+    def record_tick(self, job: str, outcome: str, duration_s: float | None, summary: dict | None) -> None:
+        """Count a tick. `duration_s` is None for a skipped tick, `summary` is None unless it succeeded."""
 
 
 @dataclass
@@ -35,6 +45,7 @@ class JobStatus:
     last_summary: dict | None = None
     last_error: str | None = None
     last_skip_reason: str | None = None
+    last_tick_id: str | None = None
     runs: int = 0
     errors: int = 0
     skips: int = 0
@@ -50,6 +61,7 @@ class Job:
         self._cron: aiocron.Cron | None = None
         self._task: asyncio.Task | None = None
         self._redis_warning_logged = False
+        self.recorder: TickRecorder | None = None
 
     def start(self) -> None:
         self._cron = aiocron.Cron(self.schedule, func=self.trigger, start=True, tz=timezone.utc)
@@ -69,6 +81,12 @@ class Job:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
+    async def cancel(self) -> None:
+        """Cancel the running tick, if any, and wait until it has handled the cancellation."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
     def next_run_at(self) -> datetime | None:
         if self._cron is None:
             return None
@@ -78,28 +96,47 @@ class Job:
         self.status.skips += 1
         self.status.last_skip_reason = reason
         logger.bind(event="tick_skipped", job=self.name).info("{} tick skipped: {}", self.name, reason)
+        self.report("skipped", None, None)
+
+    def report(self, outcome: str, duration_s: float | None, summary: dict | None) -> None:
+        """Pass a tick's outcome to the recorder, logging rather than raising what the recorder raises."""
+        if self.recorder is None:
+            return
+        try:
+            self.recorder.record_tick(self.name, outcome, duration_s, summary)
+        except Exception as error:  # Metrics must never change what a tick did.
+            logger.bind(event="metrics_failed", job=self.name).opt(exception=error).error(
+                "recording the {} {} tick in the metrics failed", outcome, self.name
+            )
 
     async def run_once(self) -> dict | None:
-        """Run one tick under the Redis lock; return its summary, or None when skipped or failed."""
+        """Run one tick under the Redis lock; return its summary, or None when skipped or failed.
+
+        Every record logged during the tick, in this task and in the tasks it starts, carries the
+        job name and a new `tick_id`.
+        """
         if self.status.running:
             self.record_skip("the previous tick is still running")
             return None
-        lock = self.make_lock()
-        if lock is not None and not await self.take_lock(lock):
-            return None
-        self.status.running = True
-        try:
-            return await self.run_tick()
-        finally:
-            self.status.running = False
-            if lock is not None:
-                await lock.release()
+        tick_id = uuid.uuid4().hex
+        with logger.contextualize(job=self.name, tick_id=tick_id):
+            lock = self.make_lock()
+            if lock is not None and not await self.take_lock(lock):
+                return None
+            self.status.running = True
+            self.status.last_tick_id = tick_id
+            try:
+                return await self.run_tick()
+            finally:
+                self.status.running = False
+                if lock is not None:
+                    await lock.release()
 
     def make_lock(self) -> TickLock | None:
         if self.services.redis is None:
             return None
         key = f"{self.services.redis_key_prefix}lock:{self.name}"
-        return TickLock(self.services.redis, key, self.services.settings.max_tick_s + LOCK_MARGIN_S)
+        return TickLock(self.services.redis, key, LOCK_TTL_S)
 
     async def take_lock(self, lock: TickLock) -> bool:
         try:
@@ -134,7 +171,8 @@ class Job:
             self.record_failure(started, f"{type(error).__name__}: {error}")
             log.bind(event="tick_failed").opt(exception=error).error("{} tick failed with an unexpected error", self.name)
             return None
-        duration_ms = (time.perf_counter() - started) * 1000
+        duration_s = time.perf_counter() - started
+        duration_ms = duration_s * 1000
         summary = {**summary, "duration_ms": round(duration_ms, 1)}
         status.last_finished_at = datetime.now(timezone.utc)
         status.last_duration_ms = round(duration_ms, 1)
@@ -144,15 +182,18 @@ class Job:
         log.bind(event="tick_finished", **_flat_counts(summary)).info(
             "{} tick finished in {:.0f} ms: {}", self.name, duration_ms, _describe(summary)
         )
+        self.report("succeeded", duration_s, summary)
         return summary
 
     def record_failure(self, started: float, message: str) -> None:
         status = self.status
+        duration_s = time.perf_counter() - started
         status.errors += 1
         status.last_finished_at = datetime.now(timezone.utc)
-        status.last_duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        status.last_duration_ms = round(duration_s * 1000, 1)
         status.last_outcome = "failed"
         status.last_error = message[:1000]
+        self.report("failed", duration_s, None)
 
     def describe(self) -> dict:
         status = self.status
@@ -167,6 +208,7 @@ class Job:
             "last_summary": status.last_summary,
             "last_error": status.last_error,
             "last_skip_reason": status.last_skip_reason,
+            "last_tick_id": status.last_tick_id,
             "next_run_at": _iso(self.next_run_at()),
             "runs": status.runs,
             "errors": status.errors,
