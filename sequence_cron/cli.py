@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 import uuid
@@ -161,6 +162,10 @@ async def command_run(settings: Settings, job: str, clock: Clock) -> int:
     started = time.perf_counter()
     try:
         async with open_services(settings, clock) as services:
+            # SIGTERM or SIGINT ends the tick after its current batch, as in `serve`.
+            loop = asyncio.get_running_loop()
+            for signal_number in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signal_number, services.stopping.set)
             summary = await TICKS[job](services)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
         print(f"sequence-cron: {job} tick failed: {type(error).__name__}: {error}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 
@@ -20,6 +21,20 @@ def configure_logging(level: str = "INFO", log_format: str = "text", stream=None
         logger.add(lambda message: _write_json(stream, message), level=level, format="{message}")
     else:
         logger.add(stream, level=level, format=TEXT_FORMAT, colorize=None)
+    # Libraries such as asyncio, aiohttp and asyncpg log through the standard logging module; route
+    # their records through loguru so that they share the format and the level.
+    logging.basicConfig(handlers=[StandardLoggingHandler()], level=logging.WARNING, force=True)
+
+
+class StandardLoggingHandler(logging.Handler):
+    """Hand records of the standard logging module to loguru, keeping their level and logger name."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.bind(logger_name=record.name).opt(exception=record.exc_info).log(level, record.getMessage())
 
 
 def json_record(record: dict) -> dict:

@@ -18,6 +18,8 @@ from sequence_cron.services import Services, open_services
 CAMPAIGN_CRON = "campaign-cron"
 NODE_TIMEOUT = "node-timeout"
 TICKS = {CAMPAIGN_CRON: run_campaign_tick, NODE_TIMEOUT: run_node_timeout_tick}
+# How long cancelled ticks get to write what they did before the pool closes anyway.
+CANCEL_GRACE_S = 1.5
 
 
 def create_jobs(services: Services) -> list[Job]:
@@ -74,3 +76,11 @@ async def shut_down(services: Services, jobs: list[Job]) -> None:
         logger.bind(event="shutdown_timeout").warning(
             "ticks still running after {:g} s; cancelling them", services.settings.shutdown_grace_s
         )
+        # A cancelled Email batch still records its finished sends and releases its unstarted
+        # ones, which needs the pool: wait for that before the pool closes.
+        try:
+            await asyncio.wait_for(asyncio.gather(*(job.cancel() for job in jobs)), CANCEL_GRACE_S)
+        except TimeoutError:
+            logger.bind(event="shutdown_timeout").error(
+                "ticks still running {:g} s after they were cancelled; stopping without them", CANCEL_GRACE_S
+            )

@@ -56,7 +56,9 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
             "for example DATABASE_URL=postgresql://postgres@localhost:5432/sequence"
         )
     async with contextlib.AsyncExitStack() as stack:
-        pool = await create_pool(settings.database)
+        # Connect lazily: a service started while PostgreSQL is down keeps running, returns 503 on
+        # /health and recovers once the server accepts connections, as after a later outage.
+        pool = await create_pool(settings.database, min_size=0)
         stack.push_async_callback(pool.close)
         redis_client = None
         if settings.redis_url is not None:
@@ -64,12 +66,22 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
             stack.push_async_callback(redis_client.aclose)
         provider = create_provider(settings.email)
         stack.push_async_callback(provider.close)
-        logger.bind(event="services_opened").info(
-            "connected to PostgreSQL at {}; Redis {}; email provider {}",
-            settings.database.display,
-            settings.redis_display or "not configured",
-            provider.name,
-        )
+        problem = await probe_postgres(pool, settings.database.connect_timeout_s)
+        if problem is None:
+            logger.bind(event="services_opened").info(
+                "connected to PostgreSQL at {}; Redis {}; email provider {}",
+                settings.database.display,
+                settings.redis_display or "not configured",
+                provider.name,
+            )
+        else:
+            logger.bind(event="services_opened").error(
+                "PostgreSQL at {} is unreachable ({}), ticks fail until it is back; Redis {}; email provider {}",
+                settings.database.display,
+                problem,
+                settings.redis_display or "not configured",
+                provider.name,
+            )
         yield Services(
             settings=settings,
             pool=pool,
@@ -78,3 +90,14 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
             clock=clock or Clock(),
             graphs=GraphCache(settings.graph_cache_size, settings.graph_cache_ttl_s),
         )
+
+
+async def probe_postgres(pool: asyncpg.Pool, timeout_s: float) -> str | None:
+    """Run a trivial query; return None when it succeeds, else the problem in one line."""
+    try:
+        async with asyncio.timeout(timeout_s + 1):
+            async with pool.acquire() as connection:
+                await connection.fetchval("SELECT 1")
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import threading
 
@@ -13,8 +14,13 @@ class Sink:
         self.messages: list[email.message.Message] = []
         self.recipients: list[str] = []
         self.lock = threading.Lock()
+        # Seconds each DATA command waits before the message is kept and accepted; a test may
+        # change it while the server runs to make sends slow.
+        self.delay_s = 0.0
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         message = email.message_from_bytes(envelope.content)
         with self.lock:
             self.messages.append(message)

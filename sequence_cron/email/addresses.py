@@ -12,6 +12,11 @@ _FORBIDDEN_IN_HEADER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]
 MAX_LOCAL_PART_LENGTH = 64
 MAX_ADDRESS_LENGTH = 254
 
+# An ASCII dot-atom, one "@", and a host name: a subset of addr-spec that Python's email
+# package parses and writes back unchanged, so check_address accepts it without the parser,
+# which takes about 25 µs per address (Python 3.11, measured with timeit).
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
 
 def find_forbidden_character(value: str) -> int | None:
     """Return the index of the first character that must not appear in a header, or None."""
@@ -34,7 +39,13 @@ def check_address(value: str) -> str | None:
         return f"contains a line break or control character at position {position}"
     if len(value) > MAX_ADDRESS_LENGTH:
         return f"longer than {MAX_ADDRESS_LENGTH} characters"
+    if _PLAIN_ADDRESS.fullmatch(value):
+        return _local_part_problem(value.partition("@")[0])
+    return parsed_address_problem(value)
 
+
+def parsed_address_problem(value: str) -> str | None:
+    """Check `value` with the email package's parser, as check_address does for every unusual form."""
     try:
         address = Address(addr_spec=value)
     # Python 3.11's parser raises assorted types on malformed input: ValueError and
@@ -47,6 +58,10 @@ def check_address(value: str) -> str | None:
     if address.addr_spec != value:
         # Comments, folding whitespace and needless quotes parse but are rewritten.
         return "not a single plain address"
-    if len(address.username) > MAX_LOCAL_PART_LENGTH:
+    return _local_part_problem(address.username)
+
+
+def _local_part_problem(local_part: str) -> str | None:
+    if len(local_part) > MAX_LOCAL_PART_LENGTH:
         return f"local part longer than {MAX_LOCAL_PART_LENGTH} characters"
     return None

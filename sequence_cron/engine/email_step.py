@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import asyncpg
 from loguru import logger
 
 from sequence_cron.email.errors import DeliveryError, InvalidEmailError, RenderError
@@ -27,6 +28,17 @@ if TYPE_CHECKING:
 KIND = "Email"
 NOT_STARTED = object()
 IN_FLIGHT = object()
+# Failures that may pass by themselves: the server unreachable or restarting, a statement or
+# lock timeout, a deadlock.
+TRANSIENT_DATABASE_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.LockNotAvailableError,
+    asyncpg.exceptions.DeadlockDetectedError,
+)
+FINISH_RETRY_DELAYS_S = (0.5, 1, 2, 4, 8, 15)
 
 
 @dataclass
@@ -45,10 +57,17 @@ async def run_email_batch(tick: CampaignTick) -> bool:
     if claimed is None:
         return False
     if claimed:
-        sends, failed = await prepare_sends(tick, claimed)
-        await send_all(tick, sends)
-        # The results must be recorded even when the tick is being cancelled at shutdown.
-        await asyncio.shield(finish_batch(tick, sends, failed))
+        sends: list[Send] = []
+        failed: list[tuple[object, str]] = []
+        try:
+            sends, failed = await prepare_sends(tick, claimed)
+            await send_all(tick, sends)
+        finally:
+            # Also when shutdown cancels the tick mid-send: delivered states complete, states whose
+            # send never started go back to PENDING, and sends cut off mid-way stay RUNNING.
+            prepared = {send.row["id"] for send in sends} | {row["id"] for row, _ in failed}
+            unprepared = [row["id"] for row, _ in claimed if row["id"] not in prepared]
+            await asyncio.shield(finish_batch(tick, sends, failed, unprepared))
     tick.batches += 1
     return True
 
@@ -57,9 +76,7 @@ async def claim_batch(tick: CampaignTick) -> list[tuple[object, Node]] | None:
     """Lock due Email states, finish those that cannot be sent, and commit the rest as RUNNING."""
     async with tick.services.pool.acquire() as connection, connection.transaction():
         now = tick.now()
-        rows = await store.lock_due_states(
-            connection, now, True, tick.skipped_campaigns(), tick.settings.email_batch_size
-        )
+        rows = await tick.lock_due(connection, now, True, tick.settings.email_batch_size)
         if not rows:
             return None
         batch = OutcomeBatch(attempts_added=1)
@@ -143,14 +160,20 @@ async def send_all(tick: CampaignTick, sends: list[Send]) -> None:
     await asyncio.gather(*(send_one(send) for send in sends))
 
 
-async def finish_batch(tick: CampaignTick, sends: list[Send], failed: list[tuple[object, str]]) -> None:
-    """Record each send and finish the claimed states in one transaction; release the unsent ones."""
+async def finish_batch(
+    tick: CampaignTick, sends: list[Send], failed: list[tuple[object, str]], unprepared: list[uuid.UUID]
+) -> None:
+    """Record each send and finish the claimed states in one transaction; release the unsent ones.
+
+    `unprepared` are claimed states that never got as far as a message, because preparing the
+    batch was cancelled or failed; they are released too.
+    """
     batch = OutcomeBatch(attempts_added=0)
     for row, reason in failed:
         batch.fail(row, KIND, reason)
     records = []
     sent_counts: dict[uuid.UUID, int] = {}
-    unsent = []
+    unsent = list(unprepared)
     for send in sends:
         if send.result is NOT_STARTED:
             unsent.append(send.row["id"])
@@ -158,21 +181,77 @@ async def finish_batch(tick: CampaignTick, sends: list[Send], failed: list[tuple
         if send.result is IN_FLIGHT:
             continue  # Delivery is unknown: the state stays RUNNING until the timeout job ends it.
         delivered = send.result is None
-        records.append((send.email_id, send.row["customer_id"], delivered, None if delivered else send.result))
+        records.append(
+            (send.row["id"], (send.email_id, send.row["customer_id"], delivered, None if delivered else send.result))
+        )
         if delivered:
             batch.complete(send.row, KIND)
             sent_counts[send.email_id] = sent_counts.get(send.email_id, 0) + 1
         else:
             batch.fail(send.row, KIND, f"email {send.email_id} to customer {send.row['customer_id']}: {send.result}")
-    tick.counts["emails_sent"] += len([record for record in records if record[2]])
-    tick.counts["emails_failed"] += len([record for record in records if not record[2]])
 
-    async with tick.services.pool.acquire() as connection, connection.transaction():
-        now = tick.now()
-        await tick.write(connection, batch, now, expected_states=(RUNNING,))
-        await store.insert_sent_emails(connection, records, now)
-        await store.add_sent_counts(connection, sent_counts)
-        released = await store.release_states(connection, unsent, now)
+    released = await write_finished_batch(tick, batch, records, unsent)
+    tick.counts["emails_sent"] += len([record for _, record in records if record[2]])
+    tick.counts["emails_failed"] += len([record for _, record in records if not record[2]])
     tick.counts["released"] += len(released)
     if released:
-        logger.bind(event="states_released").info("returned {} claimed Email states to PENDING at shutdown", len(released))
+        logger.bind(event="states_released").info(
+            "returned {} claimed Email states whose send never started to PENDING", len(released)
+        )
+    await add_sent_counts(tick, sent_counts)
+
+
+async def write_finished_batch(tick: CampaignTick, batch: OutcomeBatch, records: list, unsent: list) -> set:
+    """Write a finished batch in one transaction and return the released ids; retry transient failures.
+
+    The emails have gone out by now, so giving up would leave delivered states RUNNING until the
+    timeout job makes them ERROR. Retrying for about 30 s rides out a database restart.
+    """
+    for attempt, delay_s in enumerate((*FINISH_RETRY_DELAYS_S, None)):
+        # tick.write counts what it writes; a rolled-back attempt must not stay counted.
+        counts, by_kind = tick.counts.copy(), tick.by_kind.copy()
+        try:
+            async with tick.services.pool.acquire() as connection, connection.transaction():
+                now = tick.now()
+                changed = await tick.write(connection, batch, now, expected_states=(RUNNING,))
+                # A connection that dropped after the server committed but before it replied makes
+                # a retry find the states already finished; only the states this attempt changed
+                # get their sent_emails rows then, so a send is never recorded twice.
+                if attempt > 0:
+                    records = [(state_id, record) for state_id, record in records if state_id in changed]
+                await store.insert_sent_emails(connection, [record for _, record in records], now)
+                return await store.release_states(connection, unsent, now)
+        except TRANSIENT_DATABASE_ERRORS as error:
+            tick.counts, tick.by_kind = counts, by_kind
+            if delay_s is None:
+                raise
+            logger.bind(event="email_finish_retry").warning(
+                "recording {} sent or failed Email states failed ({}: {}); retrying in {:g} s",
+                len(batch) + len(unsent),
+                type(error).__name__,
+                error,
+                delay_s,
+            )
+            await asyncio.sleep(delay_s)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def add_sent_counts(tick: CampaignTick, sent_counts: dict[uuid.UUID, int]) -> None:
+    """Add the delivered sends to each template's "sentCount", after the states are committed.
+
+    The API may keep a template's row locked while it edits it, so this update can wait until
+    lock_timeout and fail. Done apart from the states, such a failure loses only this statistic.
+    """
+    if not sent_counts:
+        return
+    try:
+        async with tick.services.pool.acquire() as connection:
+            await store.add_sent_counts(connection, sent_counts)
+    except TRANSIENT_DATABASE_ERRORS as error:
+        logger.bind(event="sent_count_failed").warning(
+            'adding {} delivered sends to "sentCount" of emails {} failed: {}: {}',
+            sum(sent_counts.values()),
+            ", ".join(str(email_id) for email_id in sorted(sent_counts)),
+            type(error).__name__,
+            error,
+        )

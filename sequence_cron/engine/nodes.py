@@ -12,12 +12,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sequence_cron.storage.pool import UndecodableJson
+
 ENTRY_KINDS = frozenset({"Trigger", "Audience"})
 NODE_KINDS = ENTRY_KINDS | {"Filter", "Wait", "Email"}
 SCHEDULINGS = ("Immediately", "BusinessHours", "SpecificTime")
 AUDIENCE_RULES = ("Existing", "New", "Both")
 DEFAULT_SPECIFIC_HOUR = 11
 DEFAULT_SPECIFIC_MINUTE = 30
+# The longest Wait or Filter wait: 100 years. A longer one could push a state's "runAt" or
+# "timeoutAt" past datetime's year 9999, which would fail the whole batch that schedules it.
+MAX_WAIT = timedelta(days=36_525)
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ def _parse_spec(kind: object, json: object) -> Spec:
         raise _Invalid("kind", f"unknown node kind {kind!r}, expected one of {', '.join(sorted(NODE_KINDS))}")
     if json is None:
         json = {}
+    if isinstance(json, UndecodableJson):
+        raise _Invalid("json", json.problem)
     if not isinstance(json, dict):
         raise _Invalid("json", f"expected an object, got {type(json).__name__}")
     if kind == "Wait":
@@ -124,7 +131,9 @@ def _parse_wait(json: dict) -> WaitSpec:
     try:
         duration = timedelta(days=days, hours=hours, minutes=minutes)
     except OverflowError:
-        raise _Invalid("days", "the duration is too long") from None
+        duration = None
+    if duration is None or duration > MAX_WAIT:
+        raise _Invalid("days", f"the duration is longer than the limit of {MAX_WAIT.days} days")
     return WaitSpec(duration=duration)
 
 
@@ -148,7 +157,10 @@ def _parse_filter(json: dict) -> FilterSpec:
     rules = json.get("audienceRules")
     if rules is not None and rules not in AUDIENCE_RULES:
         raise _Invalid("audienceRules", f"unknown value {rules!r}, expected one of {', '.join(AUDIENCE_RULES)}")
-    return FilterSpec(audience_id=audience_id, wait_days=_non_negative(json, "waitValue"))
+    wait_days = _non_negative(json, "waitValue")
+    if wait_days > MAX_WAIT.days:
+        raise _Invalid("waitValue", f"{_short(json['waitValue'])} days is longer than the limit of {MAX_WAIT.days} days")
+    return FilterSpec(audience_id=audience_id, wait_days=wait_days)
 
 
 def _uuid(json: dict, field: str) -> uuid.UUID:
@@ -172,6 +184,8 @@ def _number(json: dict, field: str) -> float | None:
         number = float(value)
     except ValueError:
         raise _Invalid(field, f"{_short(value)} is not a number") from None
+    except OverflowError:  # an integer beyond a double, which jsonb stores for 1e400
+        raise _Invalid(field, f"{_short(value)} is not a finite number") from None
     if not math.isfinite(number):
         raise _Invalid(field, f"{_short(value)} is not a finite number")
     return number

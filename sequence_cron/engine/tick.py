@@ -39,6 +39,13 @@ class CampaignTick:
         self.by_kind: Counter[tuple[str, str]] = Counter()
         self.batches = 0
         self.stopped_early: str | None = None
+        # Whether a sort of state (Email, or any other kind) may still have due states. A sort is
+        # scanned again only while its last batch came back full or a later batch wrote next states
+        # of that sort that are due at once. The due index does not know node kinds, so a scan that
+        # finds nothing reads every due state of the other sort; repeated per batch, that made a
+        # tick's cost grow with the square of its backlog.
+        self.simple_due = True
+        self.email_due = True
 
     def now(self) -> datetime:
         return self.services.clock.now()
@@ -55,14 +62,23 @@ class CampaignTick:
     async def run(self) -> dict:
         await self.refresh_graphs()
         await filter_step.recheck_waiting_states(self)
-        while not self.should_stop():
-            simple = await self.run_simple_batch()
-            if self.should_stop():
-                break
-            sent = await email_step.run_email_batch(self)
-            if not simple and not sent:
-                break
+        while not self.should_stop() and (self.simple_due or self.email_due):
+            if self.simple_due:
+                await self.run_simple_batch()
+                if self.should_stop():
+                    break
+            if self.email_due:
+                await email_step.run_email_batch(self)
         return self.summary()
+
+    async def lock_due(self, connection, now: datetime, email: bool, limit: int) -> list:
+        """Lock a batch of due states of one sort and note whether more of that sort may be due."""
+        rows = await store.lock_due_states(connection, now, email, self.skipped_campaigns(), limit)
+        if email:
+            self.email_due = len(rows) >= limit
+        else:
+            self.simple_due = len(rows) >= limit
+        return rows
 
     async def refresh_graphs(self) -> None:
         """Read every running campaign's version and take its graph from the cache or compile it."""
@@ -117,9 +133,7 @@ class CampaignTick:
         """Lock, execute and finish one batch of due non-Email states in one transaction."""
         async with self.services.pool.acquire() as connection, connection.transaction():
             now = self.now()
-            rows = await store.lock_due_states(
-                connection, now, False, self.skipped_campaigns(), self.settings.batch_size
-            )
+            rows = await self.lock_due(connection, now, False, self.settings.batch_size)
             if not rows:
                 return False
             batch = OutcomeBatch(attempts_added=1)
@@ -168,7 +182,14 @@ class CampaignTick:
         if graph is None:
             return []
         successors = graph.successors(outcome.row["node_id"], outcome.edge_kind)
-        return next_states(successors, outcome.row, now, self.zones)
+        states = next_states(successors, outcome.row, now, self.zones)
+        for node, state in zip(successors, states):
+            if state.run_at <= now:
+                if node.kind == "Email":
+                    self.email_due = True
+                else:
+                    self.simple_due = True
+        return states
 
     def count(self, outcome: Outcome) -> None:
         label = outcome_label(outcome)

@@ -1,5 +1,7 @@
 """The asyncpg connection pool: bounded size, a statement timeout on every query, JSON via orjson."""
 
+import json
+
 import asyncpg
 import orjson
 
@@ -11,13 +13,18 @@ APPLICATION_NAME = "sequence-cron"
 async def create_pool(database: DatabaseSettings, min_size: int = 1) -> asyncpg.Pool:
     """Open a pool whose sessions carry the configured statement timeout.
 
+    With `min_size` 1 or more, one connection is opened at once, so an unreachable server fails
+    here; with 0 the first query connects. Either way the pool keeps no floor of open connections
+    afterwards: asyncpg 0.32 restores such a floor in a background task that logs a traceback on
+    every retry while the server is down, and without it the next query reconnects by itself.
+
     The client-side command timeout is a little longer than the server's, so a query that the
     server cancels reports the server's error rather than a bare client time-out.
     """
     statement_timeout_s = database.statement_timeout_ms / 1000
-    return await asyncpg.create_pool(
+    pool = await asyncpg.create_pool(
         database.dsn,
-        min_size=min(min_size, database.pool_max_size),
+        min_size=0,
         max_size=database.pool_max_size,
         ssl="require" if database.ssl else None,
         timeout=database.connect_timeout_s,
@@ -30,6 +37,30 @@ async def create_pool(database: DatabaseSettings, min_size: int = 1) -> asyncpg.
         },
         init=init_connection,
     )
+    if min_size > 0:
+        try:
+            async with pool.acquire() as connection:
+                await connection.fetchval("SELECT 1")
+        except BaseException:
+            pool.terminate()
+            raise
+    return pool
+
+
+class UndecodableJson:
+    """A json or jsonb value that PostgreSQL stored but Python cannot decode.
+
+    The row still loads, so one customer's or node's odd value cannot fail a whole query. Where
+    the value is used, it counts as invalid, like any other value of the wrong type.
+    """
+
+    __slots__ = ("problem",)
+
+    def __init__(self, problem: str):
+        self.problem = problem
+
+    def __repr__(self) -> str:
+        return f"UndecodableJson({self.problem!r})"
 
 
 async def init_connection(connection: asyncpg.Connection) -> None:
@@ -38,9 +69,26 @@ async def init_connection(connection: asyncpg.Connection) -> None:
         await connection.set_type_codec(
             type_name,
             encoder=_encode_json,
-            decoder=orjson.loads,
+            decoder=decode_json,
             schema="pg_catalog",
         )
+
+
+def decode_json(text: str) -> object:
+    """Decode a json or jsonb value; return UndecodableJson instead of raising.
+
+    orjson rejects some values that PostgreSQL accepts: numbers beyond a double such as 1e400,
+    lone surrogate escapes in json, and nesting deeper than 1024 levels. The standard json module
+    decodes the first two (1e400 becomes inf); deeper nesting raises RecursionError there too.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        problem = str(error)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return UndecodableJson(f"cannot be decoded: {problem}")
 
 
 def _encode_json(value: object) -> str:
