@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -14,9 +15,10 @@ import asyncpg
 import orjson
 from loguru import logger
 
+from sequence_cron import __version__
 from sequence_cron.clock import Clock, FixedClock, parse_instant
-from sequence_cron.config import Settings, load_settings
-from sequence_cron.exceptions import ConfigError
+from sequence_cron.config import Settings, load_settings, read_integer
+from sequence_cron.exceptions import ConfigError, MigrationError
 from sequence_cron.logs import configure_logging
 
 DATABASE_VARIABLES = """\
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=environment_help(DATABASE_VARIABLES, REDIS_VARIABLES, SERVICE_VARIABLES, JOB_VARIABLES, EMAIL_VARIABLES),
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, summary: str, *groups: str) -> argparse.ArgumentParser:
@@ -99,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         DATABASE_VARIABLES, REDIS_VARIABLES, SERVICE_VARIABLES,
     )
     demo.add_argument("--data-dir", type=Path, default=Path(".demo-data"), help="folder for the embedded servers' files")
-    demo.add_argument("--port", type=int, default=3001, help="HTTP port (default 3001)")
+    demo.add_argument("--port", type=int, default=None, help="HTTP port (default: PORT, else 3001)")
     return parser
 
 
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             configure_logging()
             from sequence_cron.demo import run_demo
 
-            return asyncio.run(run_demo(args.data_dir, args.port))
+            return asyncio.run(run_demo(args.data_dir, demo_port(args.port)))
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":
@@ -125,6 +128,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def demo_port(requested: int | None) -> int:
+    """Return --port, else PORT, else 3001; the demo sets every other variable itself."""
+    if requested is None:
+        return read_integer(os.environ, "PORT", 3001, 1, 65535)
+    if not 1 <= requested <= 65535:
+        raise ConfigError(f"--port: {requested} is outside 1..65535, for example --port 3001")
+    return requested
 
 
 def clock_from(now: str | None) -> Clock:
@@ -168,7 +180,7 @@ async def command_run(settings: Settings, job: str, clock: Clock) -> int:
                 loop.add_signal_handler(signal_number, services.stopping.set)
             summary = await TICKS[job](services)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
-        print(f"sequence-cron: {job} tick failed: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"sequence-cron: {job} tick failed: {type(error).__name__}: {error}{schema_hint(error)}", file=sys.stderr)
         return 1
     summary = {"job": job, **summary, "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
     print(orjson.dumps(summary, default=str).decode())
@@ -186,6 +198,9 @@ async def command_migrate(settings: Settings) -> int:
         return 1
     try:
         applied = await migrate(connection)
+    except MigrationError as error:
+        print(f"sequence-cron: {error}", file=sys.stderr)
+        return 1
     finally:
         await connection.close()
     print(orjson.dumps({"applied": applied}).decode())
@@ -209,9 +224,13 @@ async def command_launch(settings: Settings, campaign_id: str, clock: Clock) -> 
         print(f"sequence-cron: cannot connect to {database.display}: {error}", file=sys.stderr)
         return 1
     try:
+        problem = await launch_problem(pool, parsed)
+        if problem is not None:
+            print(f"sequence-cron: launch failed, nothing was changed: campaign {parsed} {problem}", file=sys.stderr)
+            return 1
         entries = await launch_campaign(pool, parsed, clock.now(), load_zone(settings.default_timezone))
-    except (CampaignNotFoundError, FilterError) as error:
-        print(f"sequence-cron: launch failed, nothing was changed: {error}", file=sys.stderr)
+    except (CampaignNotFoundError, FilterError, asyncpg.PostgresError) as error:
+        print(f"sequence-cron: launch failed, nothing was changed: {error}{schema_hint(error)}", file=sys.stderr)
         return 1
     finally:
         await pool.close()
@@ -229,6 +248,34 @@ async def command_launch(settings: Settings, campaign_id: str, clock: Clock) -> 
     }
     print(orjson.dumps(result).decode())
     return 0
+
+
+async def launch_problem(pool, campaign_id: uuid.UUID) -> str | None:
+    """Return why a campaign's graph cannot be launched (broken, or no usable entry node), or None."""
+    from sequence_cron.engine.graph import compile_graph
+    from sequence_cron.storage import store
+
+    async with pool.acquire() as connection:
+        nodes = await store.campaign_nodes(connection, [campaign_id])
+        edges = await store.campaign_edges(connection, [campaign_id])
+    if not nodes:
+        return None  # launch_campaign reports a missing campaign, and a campaign without nodes, itself.
+    graph = compile_graph(campaign_id, (), nodes, edges)
+    if graph.broken_reason is not None:
+        return f"has a broken graph: {graph.broken_reason}"
+    entries = [node for node in graph.nodes.values() if node.is_entry]
+    if not entries:
+        return "has no Trigger or Audience node to enroll customers on"
+    invalid = [node.invalid_reason for node in entries if node.invalid_reason is not None]
+    if invalid:
+        return f"has an invalid entry node: {invalid[0]}"
+    return None
+
+
+def schema_hint(error: BaseException) -> str:
+    if isinstance(error, asyncpg.UndefinedTableError | asyncpg.UndefinedFunctionError):
+        return "; the schema is missing or incomplete, run `sequence-cron migrate` first"
+    return ""
 
 
 def require_database(settings: Settings):

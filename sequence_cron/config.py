@@ -72,19 +72,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database=load_database_settings(env),
         redis_url=load_redis_url(env),
-        port=_integer(env, "PORT", 3001, 1, 65535),
+        port=read_integer(env, "PORT", 3001, 1, 65535),
         http_host=_value(env, "HTTP_HOST") or "0.0.0.0",
         node_env=node_env,
         redis_key_prefix=_value(env, "REDIS_KEY_PREFIX") or "sequence-cron:",
         shutdown_grace_s=_number(env, "SHUTDOWN_GRACE_SECONDS", 8.0, 0.0, 3600.0),
         campaign_cron_schedule=_cron(env, "CAMPAIGN_CRON_SCHEDULE", "* * * * *"),
         node_timeout_cron_schedule=_cron(env, "NODE_TIMEOUT_CRON_SCHEDULE", "* * * * *"),
-        campaign_node_timeout_s=_integer(env, "CAMPAIGN_NODE_TIMEOUT_SECONDS", 600, 1, 7 * 86400),
-        batch_size=_integer(env, "CAMPAIGN_BATCH_SIZE", 2000, 1, 100_000),
-        email_batch_size=_integer(env, "EMAIL_BATCH_SIZE", 100, 1, 10_000),
+        campaign_node_timeout_s=read_integer(env, "CAMPAIGN_NODE_TIMEOUT_SECONDS", 600, 1, 7 * 86400),
+        batch_size=read_integer(env, "CAMPAIGN_BATCH_SIZE", 2000, 1, 100_000),
+        email_batch_size=read_integer(env, "EMAIL_BATCH_SIZE", 100, 1, 10_000),
         max_tick_s=_number(env, "MAX_TICK_SECONDS", 50.0, 1.0, 86400.0),
         default_timezone=_timezone(env, "DEFAULT_TIMEZONE", "UTC"),
-        graph_cache_size=_integer(env, "GRAPH_CACHE_SIZE", 10_000, 1, 10_000_000),
+        graph_cache_size=read_integer(env, "GRAPH_CACHE_SIZE", 10_000, 1, 10_000_000),
         graph_cache_ttl_s=_number(env, "GRAPH_CACHE_TTL_SECONDS", 3600.0, 1.0, 7 * 86400.0),
         log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
         log_format=_choice(env, "LOG_FORMAT", "json" if node_env == "production" else "text", LOG_FORMATS),
@@ -97,7 +97,7 @@ def load_database_settings(env: Mapping[str, str]) -> DatabaseSettings | None:
     ssl = _boolean(env, "DB_SSL", False)
     dsn = _value(env, "DATABASE_URL")
     if dsn is not None:
-        parts = urlsplit(dsn)
+        parts = _split_url("DATABASE_URL", dsn, "postgresql://postgres:secret@localhost:5432/sequence")
         if parts.scheme not in ("postgres", "postgresql"):
             raise ConfigError(
                 f"DATABASE_URL: invalid scheme {parts.scheme!r}, expected postgresql://, "
@@ -110,15 +110,15 @@ def load_database_settings(env: Mapping[str, str]) -> DatabaseSettings | None:
     return DatabaseSettings(
         dsn=dsn,
         ssl=ssl,
-        pool_max_size=_integer(env, "DB_POOL_MAX_SIZE", 10, 2, 1000),
-        statement_timeout_ms=_integer(env, "DB_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000),
+        pool_max_size=read_integer(env, "DB_POOL_MAX_SIZE", 10, 2, 1000),
+        statement_timeout_ms=read_integer(env, "DB_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000),
         connect_timeout_s=_number(env, "DB_CONNECT_TIMEOUT_SECONDS", 5.0, 0.1, 600.0),
     )
 
 
 def _dsn_from_parts(env: Mapping[str, str]) -> str:
     host = _value(env, "DB_HOST") or "localhost"
-    port = _integer(env, "DB_PORT", 5432, 1, 65535)
+    port = read_integer(env, "DB_PORT", 5432, 1, 65535)
     user = _value(env, "DB_USERNAME") or "postgres"
     password = _value(env, "DB_PASSWORD") or ""
     database = _value(env, "DB_DATABASE")
@@ -132,7 +132,7 @@ def load_redis_url(env: Mapping[str, str]) -> str | None:
     """Build the Redis URL from REDIS_URL or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD; None when unset."""
     url = _value(env, "REDIS_URL")
     if url is not None:
-        scheme = urlsplit(url).scheme
+        scheme = _split_url("REDIS_URL", url, "redis://:secret@localhost:6379/0").scheme
         if scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(
                 f"REDIS_URL: invalid scheme {scheme!r}, expected redis://, rediss:// or unix://, "
@@ -142,10 +142,20 @@ def load_redis_url(env: Mapping[str, str]) -> str | None:
     host = _value(env, "REDIS_HOST")
     if host is None:
         return None
-    port = _integer(env, "REDIS_PORT", 6379, 1, 65535)
+    port = read_integer(env, "REDIS_PORT", 6379, 1, 65535)
     password = _value(env, "REDIS_PASSWORD")
     credentials = f":{quote(password, safe='')}@" if password else ""
     return f"redis://{credentials}{host}:{port}/0"
+
+
+def _split_url(name: str, url: str, example: str):
+    """Split a URL and read its port, so that a malformed one fails here with its variable's name."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading the port is the check: it raises for a bad or out-of-range one.
+    except ValueError as error:
+        raise ConfigError(f"{name}: invalid URL ({error}), for example {name}={example}") from None
+    return parts
 
 
 def mask_url_password(url: str) -> str:
@@ -166,7 +176,7 @@ def _value(env: Mapping[str, str], name: str) -> str | None:
     return raw.strip()
 
 
-def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def read_integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = _value(env, name)
     if raw is None:
         return default

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +44,22 @@ def demo_environment(data_dir: Path, port: int, servers: EmbeddedServers) -> dic
     return env
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 async def run_demo(data_dir: Path, port: int) -> int:
+    # Checked before seeding, so that a second try does not seed (and send) the campaign twice.
+    if not port_is_free(port):
+        logger.bind(event="demo_failed").error(
+            "port {} is already in use; stop what uses it, or run: sequence-cron demo --port 3002", port
+        )
+        return 1
     servers = EmbeddedServers()
     try:
         settings = load_settings(demo_environment(data_dir, port, servers))

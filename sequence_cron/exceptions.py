@@ -30,3 +30,7 @@ class BrokenGraphError(SequenceCronError):
 
 class DatabaseUnavailableError(SequenceCronError):
     """PostgreSQL could not be reached or did not answer in time."""
+
+
+class MigrationError(SequenceCronError):
+    """A migration file could not be found or applied; the message names the file or folder."""

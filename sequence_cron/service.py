@@ -43,7 +43,16 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         await runner.setup()
         try:
             site = web.TCPSite(runner, settings.http_host, settings.port)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as error:
+                logger.bind(event="service_failed").error(
+                    "cannot listen on {}:{}: {}; set PORT or HTTP_HOST to a free address",
+                    settings.http_host,
+                    settings.port,
+                    error.strerror or error,
+                )
+                return 1
             for job in jobs:
                 job.start()
             logger.bind(event="service_started").info(

@@ -424,3 +424,18 @@ async def test_batches_drain_backlog(services, factory, now):
         "SELECT count(*) FROM campaign_node_states WHERE \"campaignNodeId\" = $1 AND state = 'PENDING'", second
     )
     assert pending == 120
+
+
+async def test_email_to_customer_of_other_tenant_errors(services, factory, now):
+    services.provider = RecordingProvider()
+    tenant = await factory.tenant()
+    stranger = await factory.customer(await factory.tenant())
+    campaign_id = await factory.campaign(tenant)
+    email = await factory.node(campaign_id, "Email", {"emailId": str(await factory.template(tenant))})
+    state_id = await factory.state(email, stranger, runAt=now)
+
+    await run_campaign_tick(services)
+
+    assert services.provider.started == 0
+    assert "belongs to another tenant" in await error_reason(services.pool, state_id)
+

@@ -240,3 +240,97 @@ def test_launch_rejects_bad_id(database_url):
 
     assert result.returncode == 2
     assert "CAMPAIGN_ID: 'campaign-7' is not a UUID" in result.stderr
+
+
+def test_version():
+    result = run_command("--version", env={})
+
+    assert result.returncode == 0
+    assert result.stdout.startswith("sequence-cron ")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("postgresql://u@localhost:99999/db", "DATABASE_URL: invalid URL"), ("postgresql://[::1/db", "DATABASE_URL: invalid URL")],
+)
+def test_malformed_database_url(value, expected):
+    result = run_command("serve", env={"DATABASE_URL": value})
+
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_reports_missing_folder(database_url, tmp_path):
+    missing = run_command("migrate", env={"DATABASE_URL": database_url, "MIGRATIONS_DIR": str(tmp_path / "none")})
+    empty = run_command("migrate", env={"DATABASE_URL": database_url, "MIGRATIONS_DIR": str(tmp_path)})
+
+    assert missing.returncode == 1
+    assert "migrations folder" in missing.stderr
+    assert "not found" in missing.stderr
+    assert empty.returncode == 1
+    assert "has no .sql files" in empty.stderr
+    assert "Traceback" not in missing.stderr + empty.stderr
+
+
+def test_migrate_names_broken_file(admin_url, tmp_path):
+    from tests.conftest import create_database, drop_database
+
+    (tmp_path / "0001_broken.sql").write_text("CREATE TABLE broken (;")
+    name = f"sequence_cron_broken_{os.getpid()}"
+    url = asyncio.run(create_database(admin_url, name))
+    try:
+        result = run_command("migrate", env={"DATABASE_URL": url, "MIGRATIONS_DIR": str(tmp_path)})
+    finally:
+        asyncio.run(drop_database(admin_url, name))
+
+    assert result.returncode == 1
+    assert "migration 0001_broken.sql failed and was rolled back" in result.stderr
+
+
+def test_run_without_schema_hints_migrate(admin_url):
+    from tests.conftest import create_database, drop_database
+
+    name = f"sequence_cron_noschema_{os.getpid()}"
+    url = asyncio.run(create_database(admin_url, name))
+    try:
+        result = run_command("run", "campaign-cron", env={"DATABASE_URL": url})
+    finally:
+        asyncio.run(drop_database(admin_url, name))
+
+    assert result.returncode == 1
+    assert "run `sequence-cron migrate` first" in result.stderr
+
+
+@pytest.mark.parametrize("problem", ["cycle", "no_entry", "invalid_entry"])
+async def test_launch_rejects_unlaunchable_campaign(factory, db, database_url, problem):
+    tenant = await factory.tenant()
+    campaign_id = await factory.campaign(tenant, state="PENDING", isDraft=True)
+    entry_json = {"audienceId": "not-a-uuid"} if problem == "invalid_entry" else {}
+    first = await factory.node(campaign_id, "Wait" if problem == "no_entry" else "Trigger", entry_json)
+    second = await factory.node(campaign_id, "Wait", {"days": 1})
+    third = await factory.node(campaign_id, "Wait", {"days": 1})
+    await factory.edge(first, second)
+    await factory.edge(second, third)
+    if problem == "cycle":
+        await factory.edge(third, second)
+
+    result = await asyncio.to_thread(run_command, "launch", str(campaign_id), env={"DATABASE_URL": database_url})
+
+    assert result.returncode == 1
+    assert "launch failed, nothing was changed" in result.stderr
+    assert await db.fetchval("SELECT state FROM campaigns WHERE id = $1", campaign_id) == "PENDING"
+
+
+def test_demo_port_in_use_seeds_nothing(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_command("demo", "--port", str(port), "--data-dir", str(tmp_path / "demo"), env={})
+
+    assert result.returncode == 1
+    assert f"port {port} is already in use" in result.stderr
+    assert not (tmp_path / "demo").exists()

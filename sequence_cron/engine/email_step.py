@@ -114,10 +114,13 @@ async def prepare_sends(tick: CampaignTick, claimed) -> tuple[list[Send], list[t
         if template is None or template["userId"] != row["tenant_id"]:
             failed.append((row, f"email template {spec.email_id} of node {node.id} not found"))
             continue
+        customer = customers[row["customer_id"]]
+        if customer["userId"] != row["tenant_id"]:
+            failed.append((row, f"customer {row['customer_id']} belongs to another tenant than state {row['id']}"))
+            continue
         try:
             if spec.email_id not in compiled:
                 compiled[spec.email_id] = compile_template(template["subject"], template["bodyHtml"])
-            customer = customers[row["customer_id"]]
             variables = customer_variables(_columns(customer), customer["traits"])
             rendered = compiled[spec.email_id].render(variables)
             message = build_email(

@@ -8,6 +8,8 @@ from pathlib import Path
 import asyncpg
 from loguru import logger
 
+from sequence_cron.exceptions import MigrationError
+
 LEDGER_TABLE = "cron_migrations"
 # Any constant works, as long as it is the same in every replica: two replicas that start at the same
 # moment run their migrations one after the other instead of racing on CREATE statements.
@@ -29,14 +31,17 @@ def migrations_folder() -> Path:
     configured = os.environ.get("MIGRATIONS_DIR", "").strip()
     folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "migrations"
     if not folder.is_dir():
-        raise FileNotFoundError(
+        raise MigrationError(
             f"migrations folder {folder} not found; set MIGRATIONS_DIR to the folder that holds the .sql files"
         )
     return folder
 
 
 def load_migrations(folder: Path) -> list[Migration]:
-    return [Migration(path.name, path.read_text()) for path in sorted(folder.glob("*.sql"))]
+    migrations = [Migration(path.name, path.read_text()) for path in sorted(folder.glob("*.sql"))]
+    if not migrations:
+        raise MigrationError(f"migrations folder {folder} has no .sql files; set MIGRATIONS_DIR to the right folder")
+    return migrations
 
 
 async def migrate(connection: asyncpg.Connection, folder: Path | None = None) -> list[str]:
@@ -63,15 +68,22 @@ async def migrate(connection: asyncpg.Connection, folder: Path | None = None) ->
                         "migration {} changed after it was applied; it is not applied again", migration.name
                     )
                 continue
-            async with connection.transaction():
-                await connection.execute(migration.sql)
-                await connection.execute(
-                    f"INSERT INTO {LEDGER_TABLE} (name, checksum) VALUES ($1, $2)",
-                    migration.name,
-                    migration.checksum,
-                )
+            try:
+                async with connection.transaction():
+                    await _apply(connection, migration)
+            except asyncpg.PostgresError as error:
+                raise MigrationError(f"migration {migration.name} failed and was rolled back: {error}") from error
             logger.bind(event="migration_applied", migration=migration.name).info("applied migration {}", migration.name)
             done.append(migration.name)
         return done
     finally:
         await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+
+
+async def _apply(connection: asyncpg.Connection, migration: Migration) -> None:
+    await connection.execute(migration.sql)
+    await connection.execute(
+        f"INSERT INTO {LEDGER_TABLE} (name, checksum) VALUES ($1, $2)",
+        migration.name,
+        migration.checksum,
+    )
