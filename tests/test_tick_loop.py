@@ -54,7 +54,7 @@ async def test_email_backlog_larger_than_batch_drains(services, provider, factor
     assert summary["batches"] == 3
 
 
-async def test_backlog_of_exact_batch_multiple_drains(services, factory, now, make_settings):
+async def test_two_full_batches_drain(services, factory, now, make_settings):
     services.settings = make_settings(CAMPAIGN_BATCH_SIZE=10)
     tenant = await factory.tenant()
     campaign = await factory.campaign(tenant)

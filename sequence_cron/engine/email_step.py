@@ -153,7 +153,9 @@ async def send_all(tick: CampaignTick, sends: list[Send]) -> None:
                 return
             send.result = IN_FLIGHT
             try:
-                await asyncio.wait_for(provider.send(send.message), guard_s)
+                # asyncio.timeout guards the send in this task; wait_for would start a task per send.
+                async with asyncio.timeout(guard_s):
+                    await provider.send(send.message)
                 send.result = None
             except DeliveryError as error:
                 send.result = str(error)

@@ -40,10 +40,10 @@ class CampaignTick:
         self.batches = 0
         self.stopped_early: str | None = None
         # Whether a sort of state (Email, or any other kind) may still have due states. A sort is
-        # scanned again only while its last batch came back full or a later batch wrote next states
+        # scanned again only while its last batch came back full, or after a batch wrote next states
         # of that sort that are due at once. The due index does not know node kinds, so a scan that
-        # finds nothing reads every due state of the other sort; repeated per batch, that made a
-        # tick's cost grow with the square of its backlog.
+        # finds nothing reads every due state of the other sort. Repeating it after every batch
+        # would make a tick's cost grow with the square of its backlog.
         self.simple_due = True
         self.email_due = True
 
