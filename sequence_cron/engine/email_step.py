@@ -82,16 +82,8 @@ async def claim_batch(tick: CampaignTick) -> list[tuple[object, Node]] | None:
         batch = OutcomeBatch(attempts_added=1)
         sendable = []
         for row in rows:
-            node = await tick.node_for(connection, row)
-            if node == "blocked":
-                continue
-            if isinstance(node, str):
-                batch.fail(row, KIND, node)
-            elif row["customer_deleted"]:
-                batch.stop(row, KIND)
-            elif node.invalid_reason is not None:
-                batch.fail(row, KIND, node.invalid_reason)
-            else:
+            node = await tick.executable_node(connection, row, batch, KIND)
+            if node is not None:
                 sendable.append((row, node))
         await tick.write(connection, batch, now, expected_states=(PENDING,))
         claimed_ids = await store.claim_states(connection, [row["id"] for row, _ in sendable], now)

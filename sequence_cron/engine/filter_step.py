@@ -82,16 +82,8 @@ async def recheck_waiting_states(tick: CampaignTick) -> None:
             batch = OutcomeBatch(attempts_added=0)
             rows_by_node: dict[Node, list] = defaultdict(list)
             for row in rows:
-                node = await tick.node_for(connection, row)
-                if node == "blocked":
-                    continue
-                if isinstance(node, str):
-                    batch.fail(row, KIND, node)
-                elif row["customer_deleted"]:
-                    batch.stop(row, KIND)
-                elif node.invalid_reason is not None:
-                    batch.fail(row, KIND, node.invalid_reason)
-                else:
+                node = await tick.executable_node(connection, row, batch, KIND)
+                if node is not None:
                     rows_by_node[node].append(row)
             matches = await match_by_node(connection, rows_by_node, batch, now)
             for node, matched in matches.items():

@@ -129,6 +129,26 @@ class CampaignTick:
             return f"node {row['node_id']} is not a live node of campaign {row['campaign_id']}"
         return node
 
+    async def executable_node(self, connection, row, batch: OutcomeBatch, kind: str) -> Node | None:
+        """Return the node to execute a locked state with, or None once the batch records why not.
+
+        A state of a blocked campaign is left as it is, one whose node is missing or invalid fails,
+        and one whose customer is deleted stops. `kind` labels a failure whose node is unknown.
+        """
+        node = await self.node_for(connection, row)
+        if node == "blocked":
+            return None
+        if isinstance(node, str):
+            batch.fail(row, kind, node)
+            return None
+        if row["customer_deleted"]:
+            batch.stop(row, node.kind)
+            return None
+        if node.invalid_reason is not None:
+            batch.fail(row, node.kind, node.invalid_reason)
+            return None
+        return node
+
     async def run_simple_batch(self) -> bool:
         """Lock, execute and finish one batch of due non-Email states in one transaction."""
         async with self.services.pool.acquire() as connection, connection.transaction():
@@ -139,16 +159,10 @@ class CampaignTick:
             batch = OutcomeBatch(attempts_added=1)
             filter_rows: list[tuple[object, Node]] = []
             for row in rows:
-                node = await self.node_for(connection, row)
-                if node == "blocked":
+                node = await self.executable_node(connection, row, batch, "unknown")
+                if node is None:
                     continue
-                if isinstance(node, str):
-                    batch.fail(row, "unknown", node)
-                elif row["customer_deleted"]:
-                    batch.stop(row, node.kind)
-                elif node.invalid_reason is not None:
-                    batch.fail(row, node.kind, node.invalid_reason)
-                elif node.kind == "Wait":
+                if node.kind == "Wait":
                     batch.complete(row, node.kind)
                 elif node.kind == "Filter":
                     filter_rows.append((row, node))
