@@ -190,7 +190,7 @@ def print_header(arguments: argparse.Namespace) -> None:
     )
     where = "discarded (written to /dev/null)" if arguments.log_file == os.devnull else f"appended to {arguments.log_file}"
     print(f"logs: INFO and above, formatted as the service's text lines, {where}")
-    print(f"peak RSS: the process's VmHWM over the tick, 1 MB = 10^6 bytes; states/s = due states / tick wall time")
+    print("peak RSS: the process's VmHWM over the tick, 1 MB = 10^6 bytes; states/s = due states / tick wall time")
 
 
 def tuning_environment() -> dict[str, str]:

@@ -79,16 +79,22 @@ async def drop_database(admin_url: str, name: str) -> None:
         await connection.close()
 
 
-@pytest.fixture(scope="session")
-async def database_url(admin_url):
-    """A migrated database of this test session, dropped at its end."""
-    name = f"sequence_cron_test_{secrets.token_hex(4)}"
+async def create_migrated_database(admin_url: str, prefix: str = "sequence_cron_test") -> tuple[str, str]:
+    """Create and migrate a database with a random name on the server of `admin_url`; return (name, url)."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
     url = await create_database(admin_url, name)
     connection = await asyncpg.connect(url)
     try:
         await migrate(connection)
     finally:
         await connection.close()
+    return name, url
+
+
+@pytest.fixture(scope="session")
+async def database_url(admin_url):
+    """A migrated database of this test session, dropped at its end."""
+    name, url = await create_migrated_database(admin_url)
     yield url
     await drop_database(admin_url, name)
 

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 
 import asyncpg
 import pytest
 
-from sequence_cron.storage.migrate import migrate
 from sequence_cron.storage.pool import init_connection
-from tests.conftest import create_database, drop_database
+from tests.conftest import create_migrated_database as create_shared_migrated_database
+from tests.conftest import drop_database
 from tests.reliability.processes import ServiceProcess
 from tests.servers import free_port
 from tests.smtp_sink import SmtpSink
 
 
 async def create_migrated_database(admin_url: str) -> tuple[str, str]:
-    """Create and migrate a database with a random name on the server of `admin_url`; return (name, url)."""
-    name = f"sequence_cron_reliability_{secrets.token_hex(4)}"
-    url = await create_database(admin_url, name)
-    connection = await asyncpg.connect(url)
-    try:
-        await migrate(connection)
-    finally:
-        await connection.close()
-    return name, url
+    """Create and migrate a database for one reliability test; return (name, url)."""
+    return await create_shared_migrated_database(admin_url, "sequence_cron_reliability")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ Each test starts private servers on free ports and stops only those.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 
 import asyncpg

@@ -2,7 +2,6 @@
 
 import asyncio
 import time
-from email.message import EmailMessage
 
 import aiosmtplib
 
