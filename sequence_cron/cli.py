@@ -17,7 +17,15 @@ from loguru import logger
 
 from sequence_cron import __version__
 from sequence_cron.clock import Clock, FixedClock, parse_instant
-from sequence_cron.config import Settings, load_settings, read_integer
+from sequence_cron.config import (
+    DatabaseSettings,
+    Settings,
+    load_database_settings,
+    load_default_timezone,
+    load_log_settings,
+    load_settings,
+    read_integer,
+)
 from sequence_cron.exceptions import ConfigError, MigrationError
 from sequence_cron.logs import configure_logging
 
@@ -114,15 +122,19 @@ def main(argv: list[str] | None = None) -> int:
             from sequence_cron.demo import run_demo
 
             return asyncio.run(run_demo(args.data_dir, demo_port(args.port)))
+        if args.command in ("migrate", "launch"):
+            # These two need only the database, so unrelated settings cannot stop them.
+            configure_logging(*load_log_settings(os.environ))
+            database = require_database(load_database_settings(os.environ))
+            if args.command == "migrate":
+                return asyncio.run(command_migrate(database))
+            zone = load_default_timezone(os.environ)
+            return asyncio.run(command_launch(database, zone, args.campaign_id, clock_from(args.now)))
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":
             return command_serve(settings, args)
-        if args.command == "run":
-            return asyncio.run(command_run(settings, args.job, clock_from(args.now)))
-        if args.command == "migrate":
-            return asyncio.run(command_migrate(settings))
-        return asyncio.run(command_launch(settings, args.campaign_id, clock_from(args.now)))
+        return asyncio.run(command_run(settings, args.job, clock_from(args.now)))
     except ConfigError as error:
         print(f"sequence-cron: configuration error: {error}", file=sys.stderr)
         return 2
@@ -143,9 +155,13 @@ def clock_from(now: str | None) -> Clock:
     if now is None:
         return Clock()
     try:
-        return FixedClock(parse_instant(now))
-    except ValueError:
+        instant = parse_instant(now)
+    except (ValueError, OverflowError):
         raise ConfigError(f"--now: invalid instant {now!r}, for example --now 2026-03-08T06:59:00Z") from None
+    # Run times are computed up to 100 years ahead of now, which must stay within datetime's range.
+    if not 1970 <= instant.year <= 2200:
+        raise ConfigError(f"--now: {now!r} is outside the years 1970 to 2200, for example --now 2026-03-08T06:59:00Z")
+    return FixedClock(instant)
 
 
 def command_serve(settings: Settings, args) -> int:
@@ -160,7 +176,7 @@ def command_serve(settings: Settings, args) -> int:
     from sequence_cron.service import serve
 
     async def migrate_then_serve() -> int:
-        if args.migrate and await command_migrate(settings) != 0:
+        if args.migrate and await command_migrate(require_database(settings.database)) != 0:
             return 1
         return await serve(settings)
 
@@ -187,10 +203,9 @@ async def command_run(settings: Settings, job: str, clock: Clock) -> int:
     return 0
 
 
-async def command_migrate(settings: Settings) -> int:
+async def command_migrate(database: DatabaseSettings) -> int:
     from sequence_cron.storage.migrate import migrate
 
-    database = require_database(settings)
     try:
         connection = await asyncpg.connect(database.dsn, timeout=database.connect_timeout_s)
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
@@ -207,7 +222,7 @@ async def command_migrate(settings: Settings) -> int:
     return 0
 
 
-async def command_launch(settings: Settings, campaign_id: str, clock: Clock) -> int:
+async def command_launch(database: DatabaseSettings, default_timezone: str, campaign_id: str, clock: Clock) -> int:
     from sequence_cron.engine.launch import CampaignNotFoundError, launch_campaign
     from sequence_cron.engine.timing import load_zone
     from sequence_cron.filters import FilterError
@@ -217,7 +232,6 @@ async def command_launch(settings: Settings, campaign_id: str, clock: Clock) -> 
         parsed = uuid.UUID(campaign_id)
     except ValueError:
         raise ConfigError(f"CAMPAIGN_ID: {campaign_id!r} is not a UUID, for example 3f6c2a9e-8d1b-4c55-9a7e-2b1f0c4d5e6a") from None
-    database = require_database(settings)
     try:
         pool = await create_pool(database)
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
@@ -228,7 +242,7 @@ async def command_launch(settings: Settings, campaign_id: str, clock: Clock) -> 
         if problem is not None:
             print(f"sequence-cron: launch failed, nothing was changed: campaign {parsed} {problem}", file=sys.stderr)
             return 1
-        entries = await launch_campaign(pool, parsed, clock.now(), load_zone(settings.default_timezone))
+        entries = await launch_campaign(pool, parsed, clock.now(), load_zone(default_timezone))
     except (CampaignNotFoundError, FilterError, asyncpg.PostgresError) as error:
         print(f"sequence-cron: launch failed, nothing was changed: {error}{schema_hint(error)}", file=sys.stderr)
         return 1
@@ -259,7 +273,12 @@ async def launch_problem(pool, campaign_id: uuid.UUID) -> str | None:
         nodes = await store.campaign_nodes(connection, [campaign_id])
         edges = await store.campaign_edges(connection, [campaign_id])
     if not nodes:
-        return None  # launch_campaign reports a missing campaign, and a campaign without nodes, itself.
+        async with pool.acquire() as connection:
+            exists = await connection.fetchval(
+                'SELECT true FROM campaigns WHERE id = $1 AND "deletedAt" IS NULL', campaign_id
+            )
+        # launch_campaign reports a missing or deleted campaign itself.
+        return "has no nodes" if exists else None
     graph = compile_graph(campaign_id, (), nodes, edges)
     if graph.broken_reason is not None:
         return f"has a broken graph: {graph.broken_reason}"
@@ -278,10 +297,10 @@ def schema_hint(error: BaseException) -> str:
     return ""
 
 
-def require_database(settings: Settings):
-    if settings.database is None:
+def require_database(database: DatabaseSettings | None) -> DatabaseSettings:
+    if database is None:
         raise ConfigError(
             "DATABASE_URL: missing, and no DB_HOST/DB_DATABASE either, "
             "for example DATABASE_URL=postgresql://postgres@localhost:5432/sequence"
         )
-    return settings.database
+    return database

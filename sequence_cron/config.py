@@ -83,13 +83,25 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         batch_size=read_integer(env, "CAMPAIGN_BATCH_SIZE", 2000, 1, 100_000),
         email_batch_size=read_integer(env, "EMAIL_BATCH_SIZE", 100, 1, 10_000),
         max_tick_s=_number(env, "MAX_TICK_SECONDS", 50.0, 1.0, 86400.0),
-        default_timezone=_timezone(env, "DEFAULT_TIMEZONE", "UTC"),
+        default_timezone=load_default_timezone(env),
         graph_cache_size=read_integer(env, "GRAPH_CACHE_SIZE", 10_000, 1, 10_000_000),
         graph_cache_ttl_s=_number(env, "GRAPH_CACHE_TTL_SECONDS", 3600.0, 1.0, 7 * 86400.0),
-        log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
-        log_format=_choice(env, "LOG_FORMAT", "json" if node_env == "production" else "text", LOG_FORMATS),
+        log_level=load_log_settings(env)[0],
+        log_format=load_log_settings(env)[1],
         email=load_email_settings(env),
     )
+
+
+def load_log_settings(env: Mapping[str, str]) -> tuple[str, str]:
+    """Return LOG_LEVEL and LOG_FORMAT; the format defaults to json when NODE_ENV is production."""
+    node_env = _choice(env, "NODE_ENV", "development", NODE_ENVS)
+    level = _choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True)
+    log_format = _choice(env, "LOG_FORMAT", "json" if node_env == "production" else "text", LOG_FORMATS)
+    return level, log_format
+
+
+def load_default_timezone(env: Mapping[str, str]) -> str:
+    return _timezone(env, "DEFAULT_TIMEZONE", "UTC")
 
 
 def load_database_settings(env: Mapping[str, str]) -> DatabaseSettings | None:

@@ -57,7 +57,9 @@ async def run_demo(data_dir: Path, port: int) -> int:
     # Checked before seeding, so that a second try does not seed (and send) the campaign twice.
     if not port_is_free(port):
         logger.bind(event="demo_failed").error(
-            "port {} is already in use; stop what uses it, or run: sequence-cron demo --port 3002", port
+            "port {} is already in use; stop what uses it, or pick another port: sequence-cron demo --port {}",
+            port,
+            port + 1 if port < 65535 else 3001,
         )
         return 1
     servers = EmbeddedServers()

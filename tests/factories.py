@@ -18,7 +18,11 @@ class Factory:
 
     async def insert(self, table: str, values: dict) -> uuid.UUID:
         columns = ", ".join(f'"{name}"' for name in values)
-        placeholders = ", ".join(f"${index}" for index in range(1, len(values) + 1))
+        # A string such as 'infinity' for a timestamp column goes in as text and is cast by PostgreSQL.
+        placeholders = ", ".join(
+            f"${index}::text::timestamptz" if value in ("infinity", "-infinity") else f"${index}"
+            for index, value in enumerate(values.values(), start=1)
+        )
         return await self.pool.fetchval(
             f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING id", *values.values()
         )

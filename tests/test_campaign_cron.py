@@ -439,3 +439,45 @@ async def test_email_to_customer_of_other_tenant_errors(services, factory, now):
     assert services.provider.started == 0
     assert "belongs to another tenant" in await error_reason(services.pool, state_id)
 
+
+
+async def test_edge_between_deleted_nodes_is_ignored(services, factory, now):
+    customer, first, second = await wait_campaign(factory)
+    campaign_id = await services.pool.fetchval('SELECT "campaignId" FROM campaign_nodes WHERE id = $1', first)
+    gone_from = await factory.node(campaign_id, "Wait", {"days": 1}, deletedAt=now)
+    gone_to = await factory.node(campaign_id, "Wait", {"days": 1}, deletedAt=now)
+    await factory.edge(gone_from, gone_to)
+    state_id = await factory.state(first, customer, runAt=now)
+
+    summary = await run_campaign_tick(services)
+
+    assert summary["blocked_campaigns"] == []
+    assert (await fetch_state(services.pool, state_id))["state"] == "COMPLETED"
+
+
+async def test_infinite_timestamps_fail_nothing_else(services, factory, now):
+    """PostgreSQL accepts 'infinity' in timestamps; such a row must not stop other work."""
+    from sequence_cron.jobs.node_timeout import run_node_timeout_tick
+
+    customer, first, second = await wait_campaign(factory)
+    campaign_id = await services.pool.fetchval('SELECT "campaignId" FROM campaign_nodes WHERE id = $1', first)
+    audience = await factory.audience(
+        await services.pool.fetchval('SELECT "userId" FROM campaigns WHERE id = $1', campaign_id),
+        {"nodeKind": "Condition", "conditionKind": "OR", "children": []},
+    )
+    filter_node = await factory.node(campaign_id, "Filter", {"audienceId": str(audience), "waitValue": 1})
+    never = await factory.state(filter_node, customer, attempts=1, timeoutAt="infinity")
+    always = await factory.state(filter_node, customer, attempts=1, timeoutAt="-infinity")
+    stuck = await factory.state(second, customer, state="RUNNING", updatedAt="-infinity")
+    due = await factory.state(first, customer, runAt=now)
+
+    summary = await run_campaign_tick(services)
+    timeouts = await run_node_timeout_tick(services)
+
+    assert (await fetch_state(services.pool, due))["state"] == "COMPLETED"
+    assert (await fetch_state(services.pool, never))["state"] == "PENDING"
+    assert (await fetch_state(services.pool, always))["didTimeout"] is True
+    assert summary["timed_out"] == 1
+    assert (await fetch_state(services.pool, stuck))["state"] == "ERROR"
+    assert "RUNNING for an unknown time" in await error_reason(services.pool, stuck)
+    assert timeouts["timed_out"] == 1

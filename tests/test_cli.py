@@ -334,3 +334,28 @@ def test_demo_port_in_use_seeds_nothing(tmp_path):
     assert result.returncode == 1
     assert f"port {port} is already in use" in result.stderr
     assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize("now", ["0001-01-01T00:00:00+14:00", "9999-12-31T00:00:00Z", "1900-01-01T00:00:00Z"])
+def test_run_rejects_out_of_range_now(database_url, now):
+    result = run_command("run", "campaign-cron", "--now", now, env={"DATABASE_URL": database_url})
+
+    assert result.returncode == 2
+    assert "--now:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_ignores_unrelated_settings(database_url):
+    result = run_command("migrate", env={"DATABASE_URL": database_url, "EMAIL_PROVIDER": "smtp", "PORT": "99999"})
+
+    assert result.returncode == 0, result.stderr
+
+
+async def test_launch_rejects_campaign_without_nodes(factory, db, database_url):
+    campaign_id = await factory.campaign(await factory.tenant(), state="PENDING", isDraft=True)
+
+    result = await asyncio.to_thread(run_command, "launch", str(campaign_id), env={"DATABASE_URL": database_url})
+
+    assert result.returncode == 1
+    assert "has no nodes" in result.stderr
+    assert await db.fetchval("SELECT state FROM campaigns WHERE id = $1", campaign_id) == "PENDING"

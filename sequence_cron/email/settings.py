@@ -318,7 +318,7 @@ def _require(env: Mapping[str, str], name: str, provider: str, example: str) -> 
 
 
 def _fail(name: str, problem: str, example: str) -> NoReturn:
-    raise ConfigError(f"{name}: {problem}, for example {example}")
+    raise ConfigError(f"{name}: {problem}, for example {name}={example}")
 
 
 def _quote(value: str) -> str:

@@ -90,6 +90,6 @@ async def recheck_waiting_states(tick: CampaignTick) -> None:
                 for row in rows_by_node[node]:
                     if row["customer_id"] in matched:
                         batch.complete(row, KIND)
-                    elif row["timeout_at"] is not None and row["timeout_at"] <= now:
+                    elif row["timed_out"]:
                         batch.complete(row, KIND, edge_kind="Timeout", did_timeout=True)
             await tick.write(connection, batch, now, expected_states=(PENDING,))

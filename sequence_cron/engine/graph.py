@@ -42,11 +42,11 @@ def compile_graph(
 
     next_ids: dict[tuple[uuid.UUID, str], list[uuid.UUID]] = {}
     for edge in sorted(edge_rows, key=lambda edge: (edge["createdAt"], str(edge["id"]))):
+        if edge["fromId"] not in nodes:
+            continue  # An edge out of a deleted node can never be followed, wherever it points.
         problem = _edge_problem(edge, nodes, all_ids)
         if problem is not None:
             return CampaignGraph(campaign_id, version, broken_reason=problem)
-        if edge["fromId"] not in nodes:
-            continue  # An edge out of a deleted node can never be followed.
         targets = next_ids.setdefault((edge["fromId"], edge["edgeKind"]), [])
         if edge["toId"] not in targets:
             targets.append(edge["toId"])

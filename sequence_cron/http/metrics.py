@@ -24,6 +24,9 @@ EMAIL_OUTCOMES = ("sent", "failed")
 TICK_DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 # The due-state count runs while Prometheus waits for the scrape, whose default timeout is 10 s.
 DUE_STATES_TIMEOUT_S = 2.0
+# Scrapes within this many seconds share one due-state query, so frequent scrapes cannot load
+# the database.
+DUE_STATES_CACHE_S = 5.0
 # The node timeout job's summary maps a node kind to the number of states it set to ERROR.
 NODE_TIMEOUT_OUTCOME = "errored"
 
@@ -77,6 +80,7 @@ class Metrics:
         self.registry.register(ScrapeTimeCollector(self))
         self._due_states: DueStates | None = None
         self._due_states_failing = False
+        self._due_states_cache: tuple[float, DueStates] | None = None
 
         # Series that exist from the start read 0 rather than missing, so rate() and alerts work at once.
         for job in job_names:
@@ -121,6 +125,14 @@ class Metrics:
 
     async def read_due_states(self) -> DueStates | None:
         """Count the due states and measure the oldest one's age. Return None when the query fails or times out."""
+        cached = self._due_states_cache
+        if cached is not None and time.monotonic() - cached[0] < DUE_STATES_CACHE_S:
+            return cached[1]
+        due_states = await self._query_due_states()
+        self._due_states_cache = None if due_states is None else (time.monotonic(), due_states)
+        return due_states
+
+    async def _query_due_states(self) -> DueStates | None:
         now = self.services.clock.now()
         try:
             async with asyncio.timeout(DUE_STATES_TIMEOUT_S):
@@ -137,9 +149,7 @@ class Metrics:
         if self._due_states_failing:
             logger.bind(event="metrics_due_states_recovered").info("the due-state metrics are back in /metrics")
             self._due_states_failing = False
-        oldest = row["oldest_run_at"]
-        age_s = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
-        return DueStates(count=row["due"], oldest_age_s=age_s)
+        return DueStates(count=row["due"], oldest_age_s=max(0.0, float(row["oldest_age_s"])))
 
 
 class ScrapeTimeCollector:

@@ -14,13 +14,12 @@ BATCH_SIZE = 1000
 
 
 def timeout_reason(row) -> str:
-    ran_s = row["ran_s"]
+    # "ran_s" is null when the claim time is '-infinity', which only a hand-edited row can have.
+    ran = "an unknown time" if row["ran_s"] is None else f"{row['ran_s']:.0f} s"
+    reason = f"timed out: RUNNING for {ran}, longer than its {row['limit_s']} s limit"
     if row["node_kind"] == "Email":
-        return (
-            f"timed out: RUNNING for {ran_s:.0f} s, longer than its {row['limit_s']} s limit; "
-            "delivery is unknown, the message may or may not have been sent"
-        )
-    return f"timed out: RUNNING for {ran_s:.0f} s, longer than its {row['limit_s']} s limit"
+        return f"{reason}; delivery is unknown, the message may or may not have been sent"
+    return reason
 
 
 async def run_node_timeout_tick(services: Services) -> dict:
@@ -37,8 +36,7 @@ async def run_node_timeout_tick(services: Services) -> dict:
             reasons = {}
             outcomes = []
             for row in rows:
-                ran_s = (now - row["claimed_at"]).total_seconds()
-                reasons[row["id"]] = timeout_reason({**row, "ran_s": ran_s})
+                reasons[row["id"]] = timeout_reason(row)
                 outcomes.append(Outcome(row, row["node_kind"], ERROR, 0, reason=reasons[row["id"]]))
             changed = await store.finish_states(connection, outcomes, now, (RUNNING,))
             await store.record_errors(connection, [(state_id, reasons[state_id]) for state_id in changed], now)

@@ -10,7 +10,8 @@ SELECT s.id,
        s."campaignId" AS campaign_id,
        s."productUserId" AS customer_id,
        s."userId" AS tenant_id,
-       s."timeoutAt" AS timeout_at,
+       -- PostgreSQL accepts 'infinity' in timestamps; Python's datetime cannot hold it.
+       CASE WHEN isfinite(s."timeoutAt") THEN s."timeoutAt" END AS timeout_at,
        p."deletedAt" IS NOT NULL AS customer_deleted,
        p.traits -> 'timezone' AS traits_zone,
        p.context -> 'timezone' AS context_zone
@@ -35,13 +36,14 @@ FOR UPDATE OF s SKIP LOCKED;
 
 -- name: lock_waiting_states
 -- Lock a page of filter states that wait for their condition, in id order after $3.
--- $1 now (unused by the filter, kept for symmetry with the due scan), $2 campaigns to skip, $3 last id seen, $4 page size.
+-- $1 now, $2 campaigns to skip, $3 last id seen, $4 page size. "timed_out" compares in SQL, where
+-- an 'infinity' or '-infinity' "timeoutAt" still compares correctly.
 SELECT s.id,
        s."campaignNodeId" AS node_id,
        s."campaignId" AS campaign_id,
        s."productUserId" AS customer_id,
        s."userId" AS tenant_id,
-       s."timeoutAt" AS timeout_at,
+       s."timeoutAt" <= $1::timestamptz AS timed_out,
        p."deletedAt" IS NOT NULL AS customer_deleted,
        p.traits -> 'timezone' AS traits_zone,
        p.context -> 'timezone' AS context_zone
@@ -59,7 +61,6 @@ WHERE s.state = 'PENDING'
   AND n."deletedAt" IS NULL
   AND n.kind = 'Filter'
   AND s."campaignId" <> ALL($2::uuid[])
-  AND $1::timestamptz IS NOT NULL
 ORDER BY s.id
 LIMIT $4::int
 FOR UPDATE OF s SKIP LOCKED;
@@ -121,7 +122,7 @@ SELECT s.id,
        s."campaignId" AS campaign_id,
        s."productUserId" AS customer_id,
        n.kind AS node_kind,
-       s."updatedAt" AS claimed_at,
+       CASE WHEN isfinite(s."updatedAt") THEN extract(epoch FROM $1::timestamptz - s."updatedAt") END AS ran_s,
        CASE WHEN n."timeoutAfter" > 0 THEN n."timeoutAfter" ELSE $2::int END AS limit_s
 FROM campaign_node_states s
 JOIN campaign_nodes n ON n.id = s."campaignNodeId"
@@ -134,13 +135,20 @@ LIMIT $3::int
 FOR UPDATE OF s SKIP LOCKED;
 
 -- name: count_due_states
-SELECT count(*) AS due, min(s."runAt") AS oldest_run_at
+-- The same conditions as lock_due_states, so the count holds only states a tick would execute.
+-- The age is computed here, where a '-infinity' "runAt" cannot break the arithmetic.
+SELECT count(*) AS due,
+       coalesce(max(extract(epoch FROM $1::timestamptz - s."runAt")) FILTER (WHERE isfinite(s."runAt")), 0)
+           AS oldest_age_s
 FROM campaign_node_states s
 JOIN campaigns c ON c.id = s."campaignId"
+JOIN campaign_nodes n ON n.id = s."campaignNodeId"
 WHERE s.state = 'PENDING'
   AND s.attempts = 0
   AND s."runAt" <= $1::timestamptz
   AND s."deletedAt" IS NULL
   AND c.state = 'RUNNING'
   AND c."isDraft" IS NOT TRUE
-  AND c."deletedAt" IS NULL;
+  AND c."deletedAt" IS NULL
+  AND n."deletedAt" IS NULL
+  AND n.kind NOT IN ('Trigger', 'Audience');

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from sequence_cron.email.settings import EmailSettings, Secret, SmtpSettings, load_email_settings
 from sequence_cron.exceptions import ConfigError
 
-SMTP_EXAMPLE = "for example smtp://user:password@mail.example.com:587"
+SMTP_EXAMPLE = "for example SMTP_URL=smtp://user:password@mail.example.com:587"
 
 
 def load_error(env: dict[str, str]) -> str:
@@ -87,7 +87,7 @@ def test_provider_invalid():
     message = load_error({"EMAIL_PROVIDER": "ses"})
 
     assert message == (
-        "EMAIL_PROVIDER: invalid value 'ses', expected log, smtp, sendgrid or mailgun, for example smtp"
+        "EMAIL_PROVIDER: invalid value 'ses', expected log, smtp, sendgrid or mailgun, for example EMAIL_PROVIDER=smtp"
     )
 
 
@@ -103,7 +103,7 @@ def test_from_address_required_except_log(env, provider):
     message = load_error(env)
 
     assert message == (
-        f"FROM_ADDRESS: missing, required when the email provider is {provider}, for example noreply@example.com"
+        f"FROM_ADDRESS: missing, required when the email provider is {provider}, for example FROM_ADDRESS=noreply@example.com"
     )
 
 
@@ -125,7 +125,7 @@ def test_from_address_read():
 def test_from_address_invalid(value, problem):
     message = load_error({"FROM_ADDRESS": value})
 
-    assert message == f"FROM_ADDRESS: invalid value {value!r}, {problem}, for example noreply@example.com"
+    assert message == f"FROM_ADDRESS: invalid value {value!r}, {problem}, for example FROM_ADDRESS=noreply@example.com"
 
 
 def test_smtp_url_full():
@@ -233,7 +233,7 @@ def test_sendgrid_key_missing():
     message = load_error({"EMAIL_PROVIDER": "sendgrid", "FROM_ADDRESS": "news@shop.example"})
 
     assert message == (
-        "SENDGRID_API_KEY: missing, required when the email provider is sendgrid, for example SG.xxxxxxxx.yyyyyyyy"
+        "SENDGRID_API_KEY: missing, required when the email provider is sendgrid, for example SENDGRID_API_KEY=SG.xxxxxxxx.yyyyyyyy"
     )
 
 
@@ -242,7 +242,7 @@ def test_sendgrid_key_with_whitespace():
 
     assert message == (
         "SENDGRID_API_KEY: invalid value, contains whitespace or control characters, "
-        "for example SG.xxxxxxxx.yyyyyyyy"
+        "for example SENDGRID_API_KEY=SG.xxxxxxxx.yyyyyyyy"
     )
     assert "cret" not in message
 
@@ -263,7 +263,7 @@ def test_sendgrid_api_url_invalid(url, problem):
 
     message = load_error(env)
 
-    assert message == f"SENDGRID_API_URL: {problem}, for example https://api.sendgrid.com"
+    assert message == f"SENDGRID_API_URL: {problem}, for example SENDGRID_API_URL=https://api.sendgrid.com"
     assert "secret" not in message
 
 
@@ -305,7 +305,7 @@ def test_mailgun_api_url_invalid():
 
     assert message == (
         "MAILGUN_API_URL: invalid value 'mailgun', expected an http:// or https:// URL, "
-        "for example https://api.mailgun.net"
+        "for example MAILGUN_API_URL=https://api.mailgun.net"
     )
 
 
@@ -314,7 +314,7 @@ def test_mailgun_key_missing():
 
     message = load_error(env)
 
-    assert message == "MAILGUN_API_KEY: missing, required when the email provider is mailgun, for example key-xxxxxxxx"
+    assert message == "MAILGUN_API_KEY: missing, required when the email provider is mailgun, for example MAILGUN_API_KEY=key-xxxxxxxx"
 
 
 def test_mailgun_domain_missing():
@@ -323,7 +323,7 @@ def test_mailgun_domain_missing():
     message = load_error(env)
 
     assert message == (
-        "MAILGUN_DOMAIN: missing, required when the email provider is mailgun, for example mg.example.com"
+        "MAILGUN_DOMAIN: missing, required when the email provider is mailgun, for example MAILGUN_DOMAIN=mg.example.com"
     )
 
 
@@ -333,7 +333,7 @@ def test_mailgun_domain_invalid(domain):
 
     message = load_error(env)
 
-    assert message == f"MAILGUN_DOMAIN: invalid value {domain!r}, expected a domain name, for example mg.example.com"
+    assert message == f"MAILGUN_DOMAIN: invalid value {domain!r}, expected a domain name, for example MAILGUN_DOMAIN=mg.example.com"
 
 
 @pytest.mark.parametrize(("value", "seconds"), [("10", 10.0), ("0.25", 0.25), (" 3 ", 3.0), ("1e1", 10.0)])
@@ -346,7 +346,7 @@ def test_send_timeout_invalid(value):
     message = load_error({"EMAIL_SEND_TIMEOUT_SECONDS": value})
 
     assert message == (
-        f"EMAIL_SEND_TIMEOUT_SECONDS: invalid value {value!r}, expected a positive number of seconds, for example 10"
+        f"EMAIL_SEND_TIMEOUT_SECONDS: invalid value {value!r}, expected a positive number of seconds, for example EMAIL_SEND_TIMEOUT_SECONDS=10"
     )
 
 
@@ -360,7 +360,7 @@ def test_concurrency_invalid(value):
     message = load_error({"EMAIL_CONCURRENCY": value})
 
     assert message == (
-        f"EMAIL_CONCURRENCY: invalid value {value!r}, expected an integer from 1 to 500, for example 20"
+        f"EMAIL_CONCURRENCY: invalid value {value!r}, expected an integer from 1 to 500, for example EMAIL_CONCURRENCY=20"
     )
 
 
