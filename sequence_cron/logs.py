@@ -7,6 +7,7 @@ import sys
 import traceback
 
 import orjson
+from aiohttp.http_exceptions import HttpProcessingError
 from loguru import logger
 
 ID_FIELDS = ("job", "tick_id", "state_id", "node_id", "campaign_id", "customer_id")
@@ -34,7 +35,15 @@ class StandardLoggingHandler(logging.Handler):
             level: str | int = logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
-        logger.bind(logger_name=record.name).opt(exception=record.exc_info).log(level, record.getMessage())
+        exc_info = record.exc_info
+        if exc_info and isinstance(exc_info[1], HttpProcessingError):
+            # A malformed request (an over-long line or header) is the client's error: aiohttp already
+            # answered 400, and one line without a traceback is enough for it.
+            level, exc_info = "WARNING", None
+            message = f"rejected a malformed HTTP request: {record.exc_info[1]}"
+        else:
+            message = record.getMessage()
+        logger.bind(logger_name=record.name).opt(exception=exc_info).log(level, message)
 
 
 def json_record(record: dict) -> dict:

@@ -149,3 +149,36 @@ async def test_production_defaults_to_json(environment, db, now):
     assert settings.log_format == "json"
     assert line["event"] == "services_opened"
     assert line["level"] == "INFO"
+
+
+
+def test_malformed_request_logs_one_line(logs):
+    import logging
+
+    from aiohttp.http_exceptions import LineTooLong
+
+    from sequence_cron.logs import StandardLoggingHandler
+
+    try:
+        raise LineTooLong("GET /xxxx", "8190")
+    except LineTooLong:
+        record = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1, "Error handling request", (), sys.exc_info())
+
+    StandardLoggingHandler().emit(record)
+
+    [(level, message, extra)] = logs
+    assert level == "WARNING"
+    assert message.startswith("rejected a malformed HTTP request: ")
+    assert extra["logger_name"] == "aiohttp.server"
+
+
+def test_library_records_reach_loguru(logs):
+    import logging
+
+    from sequence_cron.logs import StandardLoggingHandler
+
+    record = logging.LogRecord("asyncpg.pool", logging.WARNING, __file__, 1, "pool %s is slow", ("main",), None)
+
+    StandardLoggingHandler().emit(record)
+
+    assert logs == [("WARNING", "pool main is slow", {"logger_name": "asyncpg.pool"})]
