@@ -22,8 +22,8 @@ def configure_logging(level: str = "INFO", log_format: str = "text", stream=None
         logger.add(lambda message: _write_json(stream, message), level=level, format="{message}")
     else:
         logger.add(stream, level=level, format=TEXT_FORMAT, colorize=None)
-    # Libraries such as asyncio, aiohttp and asyncpg log through the standard logging module; route
-    # their records through loguru so that they share the format and the level.
+    # Libraries such as asyncio, aiohttp and asyncpg log through the standard logging module. Their
+    # records go through loguru too, so they share the format and the level.
     logging.basicConfig(handlers=[StandardLoggingHandler()], level=logging.WARNING, force=True)
 
 
@@ -37,8 +37,8 @@ class StandardLoggingHandler(logging.Handler):
             level = record.levelno
         exc_info = record.exc_info
         if exc_info and isinstance(exc_info[1], HttpProcessingError):
-            # A malformed request (an over-long line or header) is the client's error: aiohttp already
-            # answered 400, and one line without a traceback is enough for it.
+            # A malformed request (an over-long line or header) is the client's error. aiohttp has
+            # already responded with 400, so one line without a traceback is enough.
             level, exc_info = "WARNING", None
             message = f"rejected a malformed HTTP request: {record.exc_info[1]}"
         else:

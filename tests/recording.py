@@ -1,4 +1,4 @@
-"""An email provider for tests that records every message and can be told to fail or to block."""
+"""An email provider for tests that records every message and can be set to fail or to block."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def redis_answers(host: str, port: int) -> bool:
 
 
 def find_servers(servers: EmbeddedServers) -> tuple[str, str]:
-    """Return an admin PostgreSQL URL and a Redis URL, starting embedded servers when none answers.
+    """Return an admin PostgreSQL URL and a Redis URL, starting embedded servers when none responds.
 
     TEST_POSTGRES_URL and TEST_REDIS_URL override the defaults (127.0.0.1:5432 and 127.0.0.1:6379).
     """

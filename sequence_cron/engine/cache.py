@@ -21,8 +21,8 @@ class CacheStats:
 class GraphCache:
     """A least-recently-used map of campaign id to graph, bounded in size and in age.
 
-    A hit needs the graph's version to equal the version read from the database in this tick; a
-    differing version counts as a rebuild, an absent or expired entry as a miss.
+    A hit needs the graph's version to equal the version read from the database in this tick. A
+    differing version counts as a rebuild, and an absent or expired entry as a miss.
     """
 
     def __init__(self, max_size: int, ttl_s: float, monotonic=time.monotonic):

@@ -210,9 +210,9 @@ async def write_finished_batch(tick: CampaignTick, batch: OutcomeBatch, records:
             async with tick.services.pool.acquire() as connection, connection.transaction():
                 now = tick.now()
                 changed = await tick.write(connection, batch, now, expected_states=(RUNNING,))
-                # A connection that dropped after the server committed but before it replied makes
-                # a retry find the states already finished; only the states this attempt changed
-                # get their sent_emails rows then, so a send is never recorded twice.
+                # When a connection dropped after the server committed but before it replied, a retry
+                # finds the states already finished. Only the states this attempt changed get their
+                # sent_emails rows then, so a send is never recorded twice.
                 if attempt > 0:
                     records = [(state_id, record) for state_id, record in records if state_id in changed]
                 await store.insert_sent_emails(connection, [record for _, record in records], now)

@@ -96,7 +96,7 @@ class CampaignNotFoundError(SequenceCronError):
 
 @dataclass(frozen=True)
 class EntryEnrollment:
-    """What a launch did on one entry node: the customers it enrolled, or why it enrolled nobody."""
+    """What a launch did on one entry node: the customers it enrolled, or why it enrolled no customer."""
 
     audience_id: uuid.UUID | None
     enrolled: int
@@ -117,7 +117,7 @@ async def launch_campaign(
     tenant. The pool's connections must decode json (storage.pool.init_connection). Returns
     one EntryEnrollment per live entry node, keyed by node id. An entry node without an
     audience, with an invalid json or whose audience is missing, deleted or of another tenant
-    enrolls nobody and says why.
+    enrolls no customer and records why.
 
     Raises CampaignNotFoundError for a missing or deleted campaign, FilterError when an entry
     node's audience tree is invalid or unsupported, and ValueError for a naive `now` or a

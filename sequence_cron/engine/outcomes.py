@@ -1,4 +1,4 @@
-"""What happened to each state of a batch, collected so that one transaction can write it all."""
+"""Outcomes of the states of one batch, collected so that one transaction writes them all."""
 
 from __future__ import annotations
 

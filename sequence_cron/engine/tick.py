@@ -20,7 +20,6 @@ from sequence_cron.services import Services
 from sequence_cron.storage import store
 
 
-
 class CampaignTick:
     """The state of one tick: the graphs it uses, the campaigns it skips, and what it counted."""
 

@@ -36,8 +36,8 @@ def parse_audience(audience_id: uuid.UUID | str | None, node: object) -> FilterT
     """Parse `node`, which is a dict, JSON text of the object or JSON text of a string that contains it.
 
     Raises FilterError for invalid JSON, an unknown kind or operator, a missing field, a value
-    of the wrong type, an Email or Page filter (not supported), and a tree deeper than
-    MAX_DEPTH, with more than MAX_NODES nodes or longer than MAX_TREE_CHARS characters.
+    of the wrong type, or an Email or Page filter (not supported). It also raises it for a tree
+    deeper than MAX_DEPTH, with more than MAX_NODES nodes, or longer than MAX_TREE_CHARS characters.
     """
     try:
         document = _decode(node)

@@ -32,7 +32,7 @@ def migrations_folder() -> Path:
     folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "migrations"
     if not folder.is_dir():
         raise MigrationError(
-            f"migrations folder {folder} not found; set MIGRATIONS_DIR to the folder that holds the .sql files"
+            f"migrations folder {folder} not found; set MIGRATIONS_DIR to the folder that contains the .sql files"
         )
     return folder
 

@@ -1,6 +1,6 @@
 """Named SQL queries, kept in .sql files beside this module and loaded once.
 
-A file holds sections that each start with a line `-- name: query_name`; the text up to the next
+A file contains sections that each start with a line `-- name: query_name`; the text up to the next
 such line is the query. Parameters are positional ($1, $2, ...) with explicit casts.
 """
 

@@ -52,7 +52,7 @@ def smtp_environment(sink: SmtpSink) -> dict[str, str]:
 class ServiceProcess:
     """One `python -m sequence_cron ARGS` process; standard output and error go to files in `folder`.
 
-    Files, not pipes: a pipe that nobody reads fills up and blocks a chatty child.
+    Files, not pipes: a pipe that no one reads fills up and blocks a chatty child.
     """
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], folder: Path, port: int | None = None):

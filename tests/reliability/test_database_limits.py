@@ -71,7 +71,7 @@ async def email_campaign(factory, customers: int):
 async def test_locked_template_row_delays_only_sent_count(limited_services, factory, now, other_connection, logs):
     template, email_node, wait_node, people = await email_campaign(factory, 3)
     states = [await factory.state(email_node, person, runAt=now - timedelta(minutes=1)) for person in people]
-    # The API saving the template in an open transaction holds its row, so the "sentCount" update
+    # The API saving the template in an open transaction locks its row, so the "sentCount" update
     # waits until the statement timeout; the states are committed before it.
     transaction = other_connection.transaction()
     await transaction.start()
